@@ -1,0 +1,47 @@
+# Two entry points: `make demo` (index the demo corpus, serve API + chat page) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test check lint typecheck browser bench clean
+
+# torch first and pinned: a bare requirement pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/newsdesk ingest demo/articles
+	$(BIN)/newsdesk serve --host 127.0.0.1 --port 8000
+
+# Debian's Chromium for the chat-page tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck
+
+test: install browser check
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/retrieval.py
+
+clean:
+	rm -rf $(VENV) newsdesk-data .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,157 @@
+"""Adding, listing and removing articles while the server answers questions."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ServicesDep, WriteAccess
+from api.errors import describe
+from api.schemas import ArticleIn, ArticleList, ArticlesIn, IngestOut
+from index.articles import Article, ArticleError, make_article
+from index.loaders import ALL_SUFFIXES, reader_for
+
+router = APIRouter(prefix="/articles", tags=["articles"])
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes the limit (never buffered whole)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body of {int(declared)} bytes exceeds the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def articles_from_json(raw: bytes) -> list[Article]:
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"malformed JSON: {exc}") from None
+    if isinstance(data, dict) and "articles" not in data:
+        data = {"articles": [data]}
+    elif isinstance(data, list):
+        data = {"articles": data}
+    try:
+        batch = ArticlesIn.model_validate(data)
+    except ValidationError as exc:
+        detail = "; ".join(describe(dict(e)) for e in exc.errors())
+        raise HTTPException(422, detail) from None
+    return [from_schema(a, f"articles[{i}]") for i, a in enumerate(batch.articles)]
+
+
+def from_schema(article: ArticleIn, origin: str) -> Article:
+    return make_article(
+        title=article.title,
+        text=article.text,
+        published=article.published,
+        source=article.source,
+        url=article.url,
+        id=article.id,
+        origin=origin,
+    )
+
+
+async def articles_from_upload(request: Request, limit: int) -> list[Article]:
+    form = await request.form(max_files=20)
+    articles: list[Article] = []
+    files = [v for v in form.values() if not isinstance(v, str)]
+    if not files:
+        raise HTTPException(422, "multipart upload has no file field")
+    for upload in files:
+        name = Path(upload.filename or "upload.txt").name
+        suffix = Path(name).suffix.lower()
+        if suffix not in ALL_SUFFIXES:
+            raise HTTPException(
+                415, f"{name}: unsupported file type; expected one of {sorted(ALL_SUFFIXES)}"
+            )
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise HTTPException(413, f"{name}: file exceeds the {limit}-byte limit")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            try:
+                articles.extend(reader_for(path)(path))
+            except ArticleError as exc:
+                raise HTTPException(422, str(exc).replace(str(path), name)) from None
+    return articles
+
+
+@router.post("", response_model=IngestOut, dependencies=[WriteAccess], status_code=200)
+async def add_articles(
+    request: Request,
+    services: ServicesDep,
+    prune: Annotated[bool, Query(description="delete articles not in this batch")] = False,
+) -> dict[str, Any]:
+    """JSON (one article, a list, or {"articles": [...]}) or a multipart file upload in any
+    format that `newsdesk ingest` reads. The whole batch is validated before anything is
+    written, so bad input changes nothing."""
+    limit = services.settings.max_upload_bytes
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise HTTPException(413, f"upload of {declared} bytes exceeds the {limit}-byte limit")
+        articles = await articles_from_upload(request, limit)
+    elif content_type.startswith("application/json") or not content_type:
+        articles = articles_from_json(await read_limited(request, limit))
+    else:
+        raise HTTPException(415, f"unsupported content type {content_type!r}")
+    if not articles:
+        raise HTTPException(422, "no articles in the request")
+    summary = await run_in_threadpool(services.writer.ingest, articles, prune=prune)
+    return {"ids": list(dict.fromkeys(a.id for a in articles)), **summary.as_dict()}
+
+
+@router.get("", response_model=ArticleList)
+def list_articles(
+    services: ServicesDep,
+    source: str | None = None,
+    published_after: date | None = None,
+    published_before: date | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    total, entries = services.handle.catalog.page(
+        source=source, after=published_after, before=published_before, offset=offset, limit=limit
+    )
+    return {
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "articles": [
+            {
+                "id": e.id,
+                "title": e.title,
+                "published": e.published.isoformat() if e.published else None,
+                "source": e.source,
+                "sources": list(e.sources),
+                "url": e.url,
+                "passages": e.n_chunks,
+                "indexed_at": e.indexed_at,
+            }
+            for e in entries
+        ],
+    }
+
+
+@router.delete("/{article_id}", dependencies=[WriteAccess])
+async def delete_article(article_id: str, services: ServicesDep) -> dict[str, Any]:
+    removed = await run_in_threadpool(services.writer.delete, [article_id])
+    if not removed:
+        raise HTTPException(404, f"no article with id {article_id!r}")
+    return {"deleted": article_id}

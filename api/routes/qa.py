@@ -1,0 +1,57 @@
+"""Questions and passages: /ask, /search, /health."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ServicesDep
+from api.errors import describe
+from api.schemas import AskRequest, AskResponse, FiltersIn, HealthResponse, SearchResponse
+
+router = APIRouter()
+
+
+@router.post("/ask", response_model=AskResponse, summary="Answer a question with citations")
+async def ask(body: AskRequest, services: ServicesDep) -> dict[str, object]:
+    filters = body.filters.to_filters() if body.filters else None
+    answer = await run_in_threadpool(services.assistant.ask, body.question, body.top_k, filters)
+    return answer.as_dict()
+
+
+@router.get("/search", response_model=SearchResponse, summary="Ranked passages for a query")
+async def search(
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=2000)],
+    k: Annotated[int, Query(ge=1, le=50)] = 5,
+    source: str | None = None,
+    published_after: date | None = None,
+    published_before: date | None = None,
+) -> dict[str, object]:
+    if not q.strip():
+        raise HTTPException(status_code=422, detail="q: the query is empty")
+    try:
+        filters = FiltersIn(
+            source=source, published_after=published_after, published_before=published_before
+        ).to_filters()
+    except ValidationError as exc:
+        raise HTTPException(422, "; ".join(describe(dict(e)) for e in exc.errors())) from None
+    hits = await run_in_threadpool(services.assistant.search, q, k, filters)
+    return {"query": q, "passages": [h.as_dict() for h in hits]}
+
+
+@router.get("/health", response_model=HealthResponse, summary="Index size and models")
+def health(services: ServicesDep) -> dict[str, object]:
+    counts = services.handle.catalog.counts()
+    return {
+        "status": "ok",
+        "articles": counts["articles"],
+        "passages": counts["passages"],
+        "embedding_model": services.handle.embedder.name,
+        "answerer": "extractive",
+        "data_dir": str(services.settings.data_dir),
+    }

@@ -1,0 +1,134 @@
+"""Request and response bodies; validation here turns bad input into 422s that name the field."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from assistant.types import Filters
+
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = None
+    published_after: date | None = None
+    published_before: date | None = None
+
+    @model_validator(mode="after")
+    def ordered(self) -> FiltersIn:
+        if (
+            self.published_after
+            and self.published_before
+            and self.published_after > self.published_before
+        ):
+            raise ValueError("published_after must not be later than published_before")
+        return self
+
+    def to_filters(self) -> Filters:
+        return Filters(self.source, self.published_after, self.published_before)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Question
+    top_k: int | None = Field(default=None, ge=1, le=50)
+    filters: FiltersIn | None = None
+
+
+class CitationOut(BaseModel):
+    id: int
+    article_id: str
+    title: str
+    published: str | None
+    source: str
+    url: str
+    passage: str
+    start: int
+    end: int
+    sources: list[str] = []
+
+
+class AskResponse(BaseModel):
+    answer: str
+    refused: bool
+    citations: list[CitationOut]
+
+
+class PassageOut(BaseModel):
+    chunk_id: str
+    article_id: str
+    title: str
+    published: str | None
+    source: str
+    sources: list[str]
+    url: str
+    text: str
+    start: int
+    end: int
+    score: float
+    dense: float | None
+    lexical: float | None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[PassageOut]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    articles: int
+    passages: int
+    embedding_model: str
+    answerer: str
+    data_dir: str
+
+
+class ArticleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    title: str = ""
+    text: str
+    published: str | None = None
+    source: str = ""
+    url: str = ""
+
+
+class ArticlesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    articles: list[ArticleIn] = Field(min_length=1, max_length=10_000)
+
+
+class IngestOut(BaseModel):
+    ids: list[str]
+    added: int
+    updated: int
+    unchanged: int
+    deleted: int
+    chunks_embedded: int
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    published: str | None
+    source: str
+    sources: list[str]
+    url: str
+    passages: int
+    indexed_at: str
+
+
+class ArticleList(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    articles: list[ArticleOut]

@@ -1,0 +1,198 @@
+"""The default answerer: an answer made only of evidence sentences, each with its citation.
+
+No LLM and no network. Every sentence of the answer is a sentence of a cited passage (or the
+same fact stated by several passages, fused into one sentence citing all of them), so the answer
+is faithful by construction. When no sentence supports the question well enough, or the
+question names someone the evidence never mentions, it refuses instead of quoting the nearest
+unrelated passage (RAGFlow's fixed refusal).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from assistant.query import QueryTerms, analyse, missing_names, offers_answer, overlap
+from assistant.types import Answer, Citation, ScoredPassage
+from index.embedder import Embedder
+from index.sentences import split_sentences
+
+REFUSAL = "I could not find an answer to that in the indexed news."
+OVERLAP_WEIGHT = 0.3
+ANSWER_TYPE_BONUS = 0.12
+"""Lift for a sentence that holds the kind of thing asked for (a name for 'who ...?')."""
+DUPLICATE_SIMILARITY = 0.86
+MIN_SENTENCE_CHARS = 25
+SELECTION_MARGIN = 0.15
+"""Sentences scoring this far below the best one are not part of the answer."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: int
+    position: int
+    text: str
+    similarity: float
+    score: float
+
+
+class SentenceVectors:
+    """Sentence embeddings by text, bounded, so repeated and follow-up questions over the same
+    passages do not re-encode them."""
+
+    def __init__(self, embedder: Embedder, capacity: int = 20_000) -> None:
+        self.embedder = embedder
+        self.capacity = capacity
+        self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vector in zip(missing, self.embedder.encode(missing), strict=True):
+                self._cache[text] = vector
+        for text in texts:
+            self._cache.move_to_end(text)
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+
+class Composer:
+    def __init__(
+        self,
+        vectors: SentenceVectors,
+        min_support: float,
+        max_sentences: int,
+    ) -> None:
+        self.vectors = vectors
+        self.min_support = min_support
+        self.max_sentences = max_sentences
+
+    def compose(
+        self,
+        question: str,
+        passages: Sequence[ScoredPassage],
+        query_vector: NDArray[np.float32],
+    ) -> Answer:
+        terms = analyse(question)
+        candidates = self.candidates(terms, passages, query_vector)
+        supported = [c for c in candidates if c.similarity >= self.min_support]
+        if not supported:
+            return Answer(REFUSAL, True, [], question)
+        evidence = " ".join(
+            f"{passages[i].title} {passages[i].text}" for i in {c.passage for c in supported}
+        )
+        if missing_names(terms, evidence):
+            return Answer(REFUSAL, True, [], question)
+        chosen = self.select(supported)
+        return self.render(question, chosen, passages)
+
+    def candidates(
+        self,
+        terms: QueryTerms,
+        passages: Sequence[ScoredPassage],
+        query_vector: NDArray[np.float32],
+    ) -> list[Candidate]:
+        spans = [
+            (p, pos, s.text)
+            for p, passage in enumerate(passages)
+            for pos, s in enumerate(split_sentences(passage.text))
+            if len(s.text) >= MIN_SENTENCE_CHARS
+        ]
+        if not spans:
+            return []
+        vectors = self.vectors.encode([text for _, _, text in spans])
+        similarities = vectors @ query_vector
+        out = [
+            Candidate(
+                passage=p,
+                position=pos,
+                text=text,
+                similarity=float(sim),
+                score=float(sim)
+                + OVERLAP_WEIGHT * overlap(terms, text)
+                + (ANSWER_TYPE_BONUS if offers_answer(terms, text) else 0.0),
+            )
+            for (p, pos, text), sim in zip(spans, similarities, strict=True)
+        ]
+        return sorted(out, key=lambda c: c.score, reverse=True)
+
+    def select(self, ranked: Sequence[Candidate]) -> list[tuple[Candidate, list[int]]]:
+        """Best sentences first; a sentence that restates one already chosen adds its passage
+        as a second citation instead of repeating the fact."""
+        best = ranked[0].score
+        chosen: list[tuple[Candidate, list[int]]] = []
+        chosen_vectors: list[NDArray[np.float32]] = []
+        for candidate in ranked:
+            if candidate.score < best - SELECTION_MARGIN:
+                break
+            vector = self.vectors.encode([candidate.text])[0]
+            twin = next(
+                (
+                    i
+                    for i, v in enumerate(chosen_vectors)
+                    if float(v @ vector) >= DUPLICATE_SIMILARITY
+                ),
+                None,
+            )
+            if twin is not None:
+                cites = chosen[twin][1]
+                if candidate.passage not in cites:
+                    cites.append(candidate.passage)
+                continue
+            if len(chosen) >= self.max_sentences:
+                continue
+            chosen.append((candidate, [candidate.passage]))
+            chosen_vectors.append(vector)
+        # Read in story order: by passage rank, then by position in the passage.
+        chosen.sort(key=lambda item: (item[0].passage, item[0].position))
+        return chosen
+
+    def render(
+        self,
+        question: str,
+        chosen: Sequence[tuple[Candidate, list[int]]],
+        passages: Sequence[ScoredPassage],
+    ) -> Answer:
+        numbers: dict[int, int] = {}
+        sentences: list[str] = []
+        for candidate, cites in chosen:
+            markers = "".join(f"[{numbers.setdefault(p, len(numbers) + 1)}]" for p in cites)
+            sentences.append(attach_markers(candidate.text, markers))
+        citations = [
+            citation(number, passages[p]) for p, number in sorted(numbers.items(), key=by_number)
+        ]
+        return Answer(" ".join(sentences), False, citations, question)
+
+
+def by_number(item: tuple[int, int]) -> int:
+    return item[1]
+
+
+def attach_markers(sentence: str, markers: str) -> str:
+    """'He left.' -> 'He left [1].' so the marker sits inside the sentence it supports."""
+    text = sentence.rstrip()
+    if text.endswith((".", "!", "?")):
+        return f"{text[:-1]} {markers}{text[-1]}"
+    return f"{text} {markers}"
+
+
+def citation(number: int, passage: ScoredPassage) -> Citation:
+    return Citation(
+        id=number,
+        article_id=passage.article_id,
+        title=passage.title,
+        published=passage.published.isoformat() if passage.published else None,
+        source=passage.source,
+        url=passage.url,
+        passage=passage.text,
+        start=passage.start,
+        end=passage.end,
+        sources=list(passage.sources),
+    )

@@ -1,0 +1,168 @@
+"""What a question asks about: its content words, the names, numbers and dates it mentions.
+
+Dense embeddings blur names and numbers; these terms let retrieval and refusal check that the
+evidence talks about the same people, places and figures as the question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from index.catalog import STOPWORDS
+
+_QUESTION_WORDS = frozenset(
+    [
+        "who",
+        "what",
+        "when",
+        "where",
+        "which",
+        "why",
+        "how",
+        "whose",
+        "whom",
+        "does",
+        "did",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "may",
+        "might",
+        "tell",
+        "give",
+        "list",
+        "name",
+        "describe",
+        "explain",
+    ]
+)
+_NAME = re.compile(r"\b([A-Z][\w'’\-]*(?:\s+(?:of|the|de|al|bin|van|von)?\s*[A-Z][\w'’\-]*)*)")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]+|\d[\d,.]*")
+
+
+def stem(word: str) -> str:
+    """A crude stem (first six letters) so 'Russian' meets 'Russia' and 'attended' 'attend'."""
+    word = word.lower().strip("'’-")
+    word = re.sub(r"['’]s$", "", word)
+    return word[:6] if len(word) > 6 else word
+
+
+def content_words(text: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    return [w for w in words if w not in STOPWORDS and w not in _QUESTION_WORDS and len(w) > 1]
+
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|"
+    "friday|saturday|sunday|yesterday|today|tomorrow"
+)
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:1[89]|20)\d\d\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    text: str
+    words: tuple[str, ...]
+    names: tuple[str, ...]
+    numbers: tuple[str, ...]
+    expects: str = ""
+    """What kind of answer the question wants: 'name', 'date', 'number' or '' (any)."""
+
+    @property
+    def stems(self) -> frozenset[str]:
+        return frozenset(stem(w) for w in self.words)
+
+    @property
+    def name_stems(self) -> frozenset[str]:
+        return frozenset(stem(part) for name in self.names for part in name.split())
+
+
+def analyse(question: str) -> QueryTerms:
+    names: list[str] = []
+    for match in _NAME.finditer(question):
+        name = match.group(1)
+        first = name.split()[0].lower()
+        if match.start() == 0 or first in _QUESTION_WORDS:
+            # A capital at the start of the question is grammar, not a name.
+            rest = name.split()[1:]
+            if first in _QUESTION_WORDS or first in STOPWORDS:
+                name = " ".join(rest)
+        if name and name.lower() not in STOPWORDS and name.lower() not in _QUESTION_WORDS:
+            names.append(name)
+    return QueryTerms(
+        text=question,
+        words=tuple(dict.fromkeys(content_words(question))),
+        names=tuple(dict.fromkeys(names)),
+        numbers=tuple(n.rstrip(".,") for n in _NUMBER.findall(question)),
+        expects=expected_answer(question),
+    )
+
+
+def expected_answer(question: str) -> str:
+    lowered = question.lower().strip()
+    if re.match(
+        r"^(?:who|whom|whose)\b|\bwhich (?:person|people|man|woman|official|leader)", lowered
+    ):
+        return "name"
+    if re.match(r"^(?:when|what (?:day|date|year|month|time))\b", lowered):
+        return "date"
+    if re.match(r"^how (?:many|much|long|old|far)\b|^what (?:percentage|number|share)\b", lowered):
+        return "number"
+    if re.match(r"^where\b|^(?:which|what) (?:country|city|state|place)\b", lowered):
+        return "name"
+    return ""
+
+
+def offers_answer(terms: QueryTerms, sentence: str) -> bool:
+    """Whether a sentence holds something of the kind the question asks for that the question
+    does not already say (a new name for 'who', a date for 'when', a figure for 'how many')."""
+    if terms.expects == "name":
+        known = terms.name_stems
+        for match in _NAME.finditer(sentence):
+            if match.start() == 0:
+                continue
+            if any(stem(part) not in known for part in match.group(1).split()):
+                return True
+        return False
+    if terms.expects == "date":
+        return bool(_DATE.search(sentence))
+    if terms.expects == "number":
+        numbers = {n.rstrip(".,") for n in _NUMBER.findall(sentence)} - set(terms.numbers)
+        return bool(numbers) or bool(
+            re.search(
+                r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|"
+                r"thousand|million|billion)s?\b",
+                sentence,
+                re.IGNORECASE,
+            )
+        )
+    return False
+
+
+def overlap(terms: QueryTerms, text: str) -> float:
+    """Share of the question's content stems present in a text (names count double)."""
+    if not terms.words:
+        return 0.0
+    present = {stem(w) for w in _WORD.findall(text)}
+    weights = {s: (2.0 if s in terms.name_stems else 1.0) for s in terms.stems}
+    total = sum(weights.values())
+    return sum(w for s, w in weights.items() if s in present) / total if total else 0.0
+
+
+def missing_names(terms: QueryTerms, text: str) -> list[str]:
+    """Names in the question that the text never mentions (by any of their words)."""
+    present = {stem(w) for w in _WORD.findall(text)}
+    return [n for n in terms.names if not any(stem(p) in present for p in n.split())]

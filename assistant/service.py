@@ -1,0 +1,32 @@
+"""The assistant as callers see it: ask a question, search passages."""
+
+from __future__ import annotations
+
+from assistant.composer import Composer, SentenceVectors
+from assistant.retriever import Retriever
+from assistant.types import Answer, Filters, ScoredPassage
+from index.handle import IndexHandle
+
+
+class Assistant:
+    def __init__(self, handle: IndexHandle) -> None:
+        settings = handle.settings
+        self.handle = handle
+        self.settings = settings
+        self.retriever = Retriever(handle, candidates=settings.candidates)
+        self.composer = Composer(
+            SentenceVectors(handle.embedder),
+            min_support=settings.min_support,
+            max_sentences=settings.max_answer_sentences,
+        )
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[ScoredPassage]:
+        return self.retriever.retrieve(query, k, filters)
+
+    def ask(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer:
+        k = top_k or self.settings.top_k
+        vector = self.handle.embedder.encode([question])[0]
+        passages = self.retriever.retrieve(question, k, filters, query_vector=vector)
+        return self.composer.compose(question, passages, vector)

@@ -1,0 +1,428 @@
+"""The article catalog and lexical index, one SQLite file beside Chroma.
+
+The catalog remembers each article's content hash (so a re-ingest embeds only what changed)
+and its state: `pending` while its vectors are being written, `ready` once Chroma holds all of
+them. An ingest killed mid-way leaves `pending` rows that the next run redoes, and readers only
+cite `ready` articles, so nobody sees half an article. The FTS5 table holds the same passages
+for BM25 search and is written in the same transaction that marks an article ready, so the
+lexical index can never drift from the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from index.articles import Article
+from index.chunking import Chunk
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
+    title TEXT NOT NULL,
+    published TEXT,
+    source TEXT NOT NULL,
+    sources TEXT NOT NULL DEFAULT '[]',
+    url TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    text TEXT NOT NULL,
+    n_chunks INTEGER NOT NULL DEFAULT 0,
+    indexed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles (fingerprint);
+CREATE INDEX IF NOT EXISTS articles_published ON articles (published);
+CREATE TABLE IF NOT EXISTS passages (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages (article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    text, content='passages', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+"""
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    id: str
+    hash: str
+    state: str
+    title: str
+    published: date | None
+    source: str
+    sources: tuple[str, ...]
+    url: str
+    fingerprint: str
+    n_chunks: int
+    indexed_at: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A stored chunk with the article fields a citation shows."""
+
+    id: str
+    article_id: str
+    title: str
+    published: date | None
+    source: str
+    sources: tuple[str, ...]
+    url: str
+    text: str
+    start: int
+    end: int
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # One connection per thread: the server answers from a thread pool, and WAL lets those
+        # readers go on while a writer's transaction is open on its own connection.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self._db.executescript(SCHEMA)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+            with self._guard:
+                self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._guard:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:
+            yield self._db
+
+    # --- reads -------------------------------------------------------------------------
+    def get(self, article_id: str) -> CatalogEntry | None:
+        row = self._db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return _entry(row) if row else None
+
+    def entries(self) -> dict[str, CatalogEntry]:
+        return {row["id"]: _entry(row) for row in self._db.execute("SELECT * FROM articles")}
+
+    def by_fingerprint(self, fingerprint: str) -> CatalogEntry | None:
+        row = self._db.execute(
+            "SELECT * FROM articles WHERE fingerprint = ? LIMIT 1", (fingerprint,)
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def unfinished(self) -> list[CatalogEntry]:
+        """Articles a killed run left half-written or half-deleted."""
+        rows = self._db.execute("SELECT * FROM articles WHERE state != 'ready'")
+        return [_entry(row) for row in rows]
+
+    def article(self, article_id: str) -> Article | None:
+        """The stored article itself, so unfinished work can be redone without its file."""
+        row = self._db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            return None
+        return Article(
+            id=row["id"],
+            title=row["title"],
+            text=row["text"],
+            published=date.fromisoformat(row["published"]) if row["published"] else None,
+            source=row["source"],
+            url=row["url"],
+            sources=tuple(json.loads(row["sources"] or "[]")),
+        )
+
+    def counts(self) -> dict[str, int]:
+        articles, chunks = self._db.execute(
+            "SELECT count(*), coalesce(sum(n_chunks), 0) FROM articles WHERE state = 'ready'"
+        ).fetchone()
+        return {"articles": int(articles), "passages": int(chunks)}
+
+    def page(
+        self,
+        *,
+        source: str | None = None,
+        after: date | None = None,
+        before: date | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[int, list[CatalogEntry]]:
+        where, params = _filters(source, after, before, prefix="AND")
+        where = f"WHERE a.state = 'ready' {where}"
+        total = self._db.execute(f"SELECT count(*) FROM articles a {where}", params).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT * FROM articles a {where} ORDER BY published DESC, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return int(total), [_entry(row) for row in rows]
+
+    def ids_matching(self, source: str | None) -> list[str]:
+        """Ready articles carried by a source (primary or as a folded wire copy)."""
+        where, params = _filters(source, None, None, prefix="AND")
+        rows = self._db.execute(f"SELECT id FROM articles a WHERE state = 'ready' {where}", params)
+        return [row["id"] for row in rows]
+
+    def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
+        """Ready passages by id; ids of pending or deleted articles are left out."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._db.execute(
+            f"""SELECT p.id, p.article_id, p.text, p.start, p."end", a.title, a.published,
+                       a.source, a.sources, a.url
+                FROM passages p JOIN articles a ON a.id = p.article_id
+                WHERE p.id IN ({marks}) AND a.state = 'ready'""",
+            list(chunk_ids),
+        )
+        return {row["id"]: _passage(row) for row in rows}
+
+    def lexical_search(
+        self,
+        query: str,
+        limit: int,
+        *,
+        source: str | None = None,
+        after: date | None = None,
+        before: date | None = None,
+    ) -> list[tuple[str, float]]:
+        """BM25 over passages of ready articles; higher score is better."""
+        match = fts_query(query)
+        if not match:
+            return []
+        where, params = _filters(source, after, before, prefix="AND")
+        rows = self._db.execute(
+            f"""SELECT p.id, bm25(passages_fts) AS rank
+                FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+                JOIN articles a ON a.id = p.article_id
+                WHERE passages_fts MATCH ? AND a.state = 'ready' {where}
+                ORDER BY rank LIMIT ?""",
+            [match, *params, limit],
+        )
+        return [(row["id"], -float(row["rank"])) for row in rows]
+
+    # --- writes ------------------------------------------------------------------------
+    def mark_pending(self, articles: Sequence[Article]) -> None:
+        """Recorded before any vector is written, with the full text, so a run killed
+        mid-way leaves what the next run needs to finish the work."""
+        with self._db:
+            self._db.executemany(
+                """INSERT INTO articles (id, hash, state, title, published, source, sources, url,
+                                         fingerprint, text)
+                   VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET hash=excluded.hash, state='pending',
+                     title=excluded.title, published=excluded.published, source=excluded.source,
+                     sources=excluded.sources, url=excluded.url,
+                     fingerprint=excluded.fingerprint, text=excluded.text""",
+                [
+                    (
+                        a.id,
+                        a.content_hash,
+                        a.title,
+                        a.published.isoformat() if a.published else None,
+                        a.source,
+                        json.dumps(list(a.sources)),
+                        a.url,
+                        a.body_fingerprint,
+                        a.text,
+                    )
+                    for a in articles
+                ],
+            )
+
+    def mark_deleting(self, article_ids: Sequence[str]) -> None:
+        with self._db:
+            self._db.executemany(
+                "UPDATE articles SET state = 'deleting' WHERE id = ?", [(i,) for i in article_ids]
+            )
+
+    def mark_ready(self, articles: Iterable[tuple[Article, Sequence[Chunk]]]) -> None:
+        with self._db:
+            for article, chunks in articles:
+                self._db.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
+                self._db.executemany(
+                    'INSERT INTO passages (id, article_id, ordinal, start, "end", text) '
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(c.id, c.article_id, c.ordinal, c.start, c.end, c.text) for c in chunks],
+                )
+                self._db.execute(
+                    "UPDATE articles SET state = 'ready', n_chunks = ?, "
+                    "indexed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                    (len(chunks), article.id),
+                )
+
+    def add_sources(self, article_id: str, sources: Sequence[str]) -> None:
+        entry = self.get(article_id)
+        if entry is None:
+            return
+        merged = tuple(dict.fromkeys((*entry.sources, *sources)))
+        merged = tuple(s for s in merged if s and s != entry.source)
+        with self._db:
+            self._db.execute(
+                "UPDATE articles SET sources = ? WHERE id = ?", (json.dumps(merged), article_id)
+            )
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        with self._db:
+            for article_id in article_ids:
+                self._db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
+                self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression from free text: every word is quoted (so user punctuation can
+    never be parsed as FTS syntax) and OR-ed, leaving ranking to BM25."""
+    import re
+
+    words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in STOPWORDS]
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+def _filters(
+    source: str | None, after: date | None, before: date | None, prefix: str = "WHERE"
+) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if source:
+        clauses.append("(lower(a.source) = lower(?) OR a.sources LIKE ?)")
+        params += [source, f'%"{source}"%']
+    if after:
+        clauses.append("a.published >= ?")
+        params.append(after.isoformat())
+    if before:
+        clauses.append("a.published <= ?")
+        params.append(before.isoformat())
+    if not clauses:
+        return "", []
+    return f"{prefix} " + " AND ".join(clauses), params
+
+
+def _entry(row: sqlite3.Row) -> CatalogEntry:
+    return CatalogEntry(
+        id=row["id"],
+        hash=row["hash"],
+        state=row["state"],
+        title=row["title"],
+        published=date.fromisoformat(row["published"]) if row["published"] else None,
+        source=row["source"],
+        sources=tuple(json.loads(row["sources"] or "[]")),
+        url=row["url"],
+        fingerprint=row["fingerprint"],
+        n_chunks=int(row["n_chunks"]),
+        indexed_at=row["indexed_at"],
+    )
+
+
+def _passage(row: sqlite3.Row) -> Passage:
+    return Passage(
+        id=row["id"],
+        article_id=row["article_id"],
+        title=row["title"],
+        published=date.fromisoformat(row["published"]) if row["published"] else None,
+        source=row["source"],
+        sources=tuple(json.loads(row["sources"] or "[]")),
+        url=row["url"],
+        text=row["text"],
+        start=int(row["start"]),
+        end=int(row["end"]),
+    )
+
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "them",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "about",
+        "after",
+        "before",
+        "said",
+        "says",
+        "say",
+        "tell",
+        "me",
+        "any",
+        "all",
+        "can",
+        "could",
+        "would",
+        "should",
+        "than",
+        "then",
+        "into",
+        "over",
+        "under",
+        "between",
+        "during",
+    ]
+)

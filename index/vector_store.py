@@ -1,0 +1,133 @@
+"""Chroma, used directly with our own vectors and ids.
+
+We pass embeddings on every call (Chroma's default embedder would try to download a model) and
+use deterministic chunk ids with a metadata `article_id`, so deleting or replacing an article is
+one `where` call (private-gpt#1826) and never duplicates (llama-index's adapter assigns random
+node ids, which is why we do not route writes through it). Dates are stored as epoch days so
+range filters work with `$gte`/`$lte` (chroma#2688).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from index.articles import Article
+from index.chunking import Chunk
+from newsdesk.settings import Settings
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+
+_EPOCH = date(1970, 1, 1)
+
+
+def epoch_day(value: date) -> int:
+    return (value - _EPOCH).days
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    article_id: str
+    similarity: float
+
+
+class VectorStore:
+    def __init__(self, settings: Settings) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if settings.chroma_mode == "http":
+            self.client: Any = chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+        else:
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(
+                path=str(settings.chroma_dir), settings=chroma_settings
+            )
+        self.collection: Collection = self.client.get_or_create_collection(
+            settings.collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def add(self, article: Article, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        if not chunks:
+            return
+        published = epoch_day(article.published) if article.published else -1
+        self.collection.upsert(
+            ids=[c.id for c in chunks],
+            embeddings=vectors,
+            documents=[c.text for c in chunks],
+            metadatas=[
+                {
+                    "article_id": article.id,
+                    "ordinal": c.ordinal,
+                    "start": c.start,
+                    "end": c.end,
+                    "published_day": published,
+                    "source": article.source,
+                }
+                for c in chunks
+            ],
+        )
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        if article_ids:
+            where: Any = {"article_id": {"$in": list(article_ids)}}
+            self.collection.delete(where=where)
+
+    def chunk_ids(self, article_id: str) -> list[str]:
+        got = self.collection.get(where={"article_id": article_id}, include=[])
+        return list(got["ids"])
+
+    def query(
+        self,
+        vector: NDArray[np.float32],
+        k: int,
+        *,
+        after: date | None = None,
+        before: date | None = None,
+        article_ids: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        clauses: list[dict[str, Any]] = []
+        if after:
+            clauses.append({"published_day": {"$gte": epoch_day(after)}})
+        if before:
+            clauses.append({"published_day": {"$lte": epoch_day(before)}})
+        if article_ids is not None:
+            if not article_ids:
+                return []
+            clauses.append({"article_id": {"$in": list(article_ids)}})
+        where: dict[str, Any] | None = None
+        if len(clauses) == 1:
+            where = clauses[0]
+        elif clauses:
+            where = {"$and": clauses}
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=vector.reshape(1, -1),
+            n_results=n,
+            where=where,
+            include=["distances", "metadatas"],
+        )
+        ids = result["ids"][0]
+        distances = (result["distances"] or [[]])[0]
+        metadatas = (result["metadatas"] or [[]])[0]
+        return [
+            Hit(chunk_id=i, article_id=str(m["article_id"]), similarity=1.0 - float(d))
+            for i, d, m in zip(ids, distances, metadatas, strict=True)
+        ]

@@ -1,0 +1,184 @@
+"""Incremental, crash-safe writes: add, replace, fold duplicates, delete, prune, recover.
+
+Order of every write: the catalog marks the article `pending` (with its full text), then Chroma
+gets the vectors, then one SQLite transaction stores the passages (and so the BM25 index) and
+marks the article `ready`. Readers cite only `ready` articles. A run killed at any point leaves
+`pending` rows that the next run finishes from the stored text, so an article is either fully
+indexed or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from index.articles import Article
+from index.chunking import Chunk, Chunker
+from index.handle import IndexHandle
+from index.lock import WriteLock
+
+Progress = Callable[[int, int], None]
+"""Called with the number of articles just indexed and of chunks just embedded."""
+
+
+@dataclass
+class IngestSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    chunks_embedded: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def line(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.deleted} deleted; {self.chunks_embedded} chunks embedded"
+        )
+
+
+@dataclass
+class IngestPlan:
+    """What an ingest will do, decided before anything is embedded (cheap, no model)."""
+
+    write: list[Article]
+    fold: dict[str, tuple[str, ...]]
+    """Existing article id -> outlets of duplicate copies to record on it."""
+    delete: list[str]
+    summary: IngestSummary
+
+
+class IndexWriter:
+    def __init__(self, handle: IndexHandle, lock: WriteLock | None = None) -> None:
+        self.handle = handle
+        self.lock = lock or WriteLock(handle.settings.lock_path)
+        self._chunker: Chunker | None = None
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            s = self.handle.settings
+            self._chunker = Chunker(
+                self.handle.embedder.token_counter(), s.chunk_tokens, s.chunk_overlap
+            )
+        return self._chunker
+
+    def plan(self, articles: Sequence[Article], *, prune: bool = False) -> IngestPlan:
+        catalog = self.handle.catalog
+        existing = catalog.entries()
+        summary = IngestSummary()
+        write: dict[str, Article] = {}
+        fold: dict[str, tuple[str, ...]] = {}
+        by_fingerprint: dict[str, str] = {}
+        seen: set[str] = set()
+        for article in articles:
+            seen.add(article.id)
+            if article.id in write:
+                # Same id twice in one batch (same url with tracking parameters, say).
+                fold[article.id] = (*fold.get(article.id, ()), *article.all_sources)
+                continue
+            entry = existing.get(article.id)
+            if entry is not None:
+                if entry.hash == article.content_hash and entry.state == "ready":
+                    summary.unchanged += 1
+                    if set(article.all_sources) - {entry.source, *entry.sources}:
+                        fold[article.id] = article.all_sources
+                else:
+                    write[article.id] = article
+                    summary.updated += 1
+                by_fingerprint.setdefault(article.body_fingerprint, article.id)
+                continue
+            twin_id = by_fingerprint.get(article.body_fingerprint)
+            if twin_id is None:
+                twin = catalog.by_fingerprint(article.body_fingerprint)
+                twin_id = twin.id if twin is not None else None
+            if twin_id is not None and twin_id != article.id:
+                # A wire copy republished elsewhere: stored once, cited by every outlet.
+                fold[twin_id] = (*fold.get(twin_id, ()), *article.all_sources)
+                seen.add(twin_id)
+                summary.unchanged += 1
+                continue
+            by_fingerprint[article.body_fingerprint] = article.id
+            write[article.id] = article
+            summary.added += 1
+        delete = [i for i in existing if i not in seen] if prune else []
+        summary.deleted = len(delete)
+        return IngestPlan(list(write.values()), fold, delete, summary)
+
+    def ingest(
+        self,
+        articles: Sequence[Article],
+        *,
+        prune: bool = False,
+        progress: Progress | None = None,
+        on_plan: Callable[[IngestPlan], None] | None = None,
+    ) -> IngestSummary:
+        with self.lock:
+            self.recover(progress)
+            plan = self.plan(articles, prune=prune)
+            if on_plan is not None:
+                on_plan(plan)
+            plan.summary.chunks_embedded = self._write(plan.write, progress)
+            for article_id, sources in plan.fold.items():
+                self.handle.catalog.add_sources(article_id, sources)
+            self._delete(plan.delete)
+            return plan.summary
+
+    def delete(self, article_ids: Sequence[str]) -> int:
+        with self.lock:
+            known = [i for i in article_ids if self.handle.catalog.get(i) is not None]
+            self._delete(known)
+            return len(known)
+
+    def recover(self, progress: Progress | None = None) -> int:
+        """Finish what a killed run left: redo pending writes, complete pending deletes."""
+        with self.lock:
+            unfinished = self.handle.catalog.unfinished()
+            self._delete([e.id for e in unfinished if e.state == "deleting"])
+            redo = [self.handle.catalog.article(e.id) for e in unfinished if e.state == "pending"]
+            return self._write([a for a in redo if a is not None], progress)
+
+    def _delete(self, article_ids: Sequence[str]) -> None:
+        if not article_ids:
+            return
+        self.handle.catalog.mark_deleting(article_ids)
+        self.handle.vectors.delete_articles(article_ids)
+        self.handle.catalog.remove(article_ids)
+
+    def _write(self, articles: Sequence[Article], progress: Progress | None) -> int:
+        if not articles:
+            return 0
+        self.handle.catalog.mark_pending(articles)
+        embedded = 0
+        for group in self._groups(articles):
+            texts = [c.text for _, chunks in group for c in chunks]
+            vectors = self.handle.embedder.encode(texts)
+            offset = 0
+            for article, chunks in group:
+                self.handle.vectors.delete_articles([article.id])
+                self.handle.vectors.add(article, chunks, vectors[offset : offset + len(chunks)])
+                offset += len(chunks)
+            self.handle.catalog.mark_ready(group)
+            embedded += len(texts)
+            if progress is not None:
+                progress(len(group), len(texts))
+        return embedded
+
+    def _groups(
+        self, articles: Iterable[Article], target: int = 256
+    ) -> Iterable[list[tuple[Article, list[Chunk]]]]:
+        """Articles in groups of about `target` chunks: large enough that the encoder batches
+        as efficiently as a raw encode call, small enough that a crash loses little work."""
+        group: list[tuple[Article, list[Chunk]]] = []
+        size = 0
+        for article in articles:
+            chunks = self.chunker.split(article)
+            group.append((article, chunks))
+            size += len(chunks)
+            if size >= target:
+                yield group
+                group, size = [], 0
+        if group:
+            yield group

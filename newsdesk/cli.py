@@ -1,0 +1,265 @@
+"""The `newsdesk` command line.
+
+Parsing and help stay light: models, Chroma and FastAPI are imported only by the command that
+needs them, so `newsdesk --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from newsdesk.settings import Settings
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed as one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    try:
+        settings = Settings(**overrides)
+        code: int = args.run(args, settings)
+        return code
+    except CliError as exc:
+        print(f"newsdesk: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsdesk: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `newsdesk ask ... | head`
+        sys.stderr.close()
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder holding the index (default: $NEWSDESK_DATA_DIR or ./newsdesk-data)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="newsdesk",
+        description="Question answering over a news corpus, with cited answers.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser(
+        "ingest", parents=[common], help="index articles from files and folders"
+    )
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument(
+        "--prune", action="store_true", help="delete indexed articles not found in PATHs"
+    )
+    ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ingest.set_defaults(run=run_ingest)
+
+    ask = commands.add_parser("ask", parents=[common], help="ask a question")
+    ask.add_argument("question")
+    ask.add_argument("--top-k", type=int, default=None)
+    add_filter_options(ask)
+    ask.add_argument("--json", action="store_true", help="print exactly what POST /ask returns")
+    ask.set_defaults(run=run_ask)
+
+    search = commands.add_parser("search", parents=[common], help="show ranked passages")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5)
+    add_filter_options(search)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(run=run_search)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the API and chat page")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(run=run_serve)
+
+    delete = commands.add_parser("delete", parents=[common], help="remove articles by id")
+    delete.add_argument("ids", nargs="+", metavar="ID")
+    delete.set_defaults(run=run_delete)
+
+    status = commands.add_parser("status", parents=[common], help="index size and location")
+    status.set_defaults(run=run_status)
+    return parser
+
+
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", default=None, help="only articles from this outlet")
+    parser.add_argument("--after", type=iso_date, default=None, help="published on/after")
+    parser.add_argument("--before", type=iso_date, default=None, help="published on/before")
+
+
+def iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from index.articles import ArticleError
+    from index.loaders import load_articles
+
+    try:
+        articles = load_articles(args.paths)
+    except ArticleError as exc:
+        raise CliError(f"{exc}; nothing was indexed") from None
+    if not articles:
+        raise CliError("no articles found in " + ", ".join(map(str, args.paths)))
+
+    from index.handle import IndexHandle
+    from index.lock import WriteLock
+    from index.writer import IndexWriter, IngestPlan
+    from newsdesk import registry
+
+    bar: Any = None
+
+    def open_bar(total: int) -> None:
+        nonlocal bar
+        if sys.stderr.isatty() and total:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="article", file=sys.stderr)
+
+    def on_plan(plan: IngestPlan) -> None:
+        open_bar(len(plan.write))
+
+    def progress(articles_done: int, chunks: int) -> None:
+        if bar is not None:
+            bar.update(articles_done)
+
+    lock = WriteLock(settings.lock_path)
+    try:
+        with lock:
+            server = registry.live_server(settings)
+            if server is None:
+                handle = IndexHandle.open(settings)
+                try:
+                    summary = IndexWriter(handle, lock).ingest(
+                        articles, prune=args.prune, progress=progress, on_plan=on_plan
+                    )
+                finally:
+                    handle.close()
+        if server is not None:
+            # A running server owns the store: it does the write and answers from it at once.
+            from newsdesk.remote import ingest_remote
+
+            print(f"newsdesk: sending to the server at {server}", file=sys.stderr)
+            open_bar(len(articles))
+            summary = ingest_remote(
+                server, articles, prune=args.prune, api_key=settings.api_key, progress=progress
+            )
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    print(json.dumps(summary.as_dict()) if args.json else summary.line())
+    return 0
+
+
+def filters_from(args: argparse.Namespace) -> Any:
+    from assistant.types import Filters
+
+    if args.after and args.before and args.after > args.before:
+        raise CliError("--after must not be later than --before")
+    return Filters(source=args.source, published_after=args.after, published_before=args.before)
+
+
+def open_assistant(settings: Settings) -> Any:
+    from assistant.service import Assistant
+    from index.handle import IndexHandle
+
+    if not settings.catalog_path.exists():
+        raise CliError(
+            f"no index in {settings.data_dir}; run `newsdesk ingest PATH` first "
+            "(or pass --data-dir)"
+        )
+    return Assistant(IndexHandle.open(settings))
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    question = args.question.strip()
+    if not question:
+        raise CliError("the question is empty")
+    if len(question) > settings.max_question_chars:
+        raise CliError(f"the question is longer than {settings.max_question_chars} characters")
+    if args.top_k is not None and not 1 <= args.top_k <= 50:
+        raise CliError("--top-k must be between 1 and 50")
+    answer = open_assistant(settings).ask(question, args.top_k, filters_from(args))
+    if args.json:
+        print(json.dumps(answer.as_dict(), ensure_ascii=False))
+        return 0
+    print(answer.answer)
+    for c in answer.citations:
+        print(f"\n[{c.id}] {c.title} — {c.source or 'unknown source'}, {c.published or 'undated'}")
+        if c.url:
+            print(f"    {c.url}")
+        print(f"    {c.passage[:300]}{'…' if len(c.passage) > 300 else ''}")
+    return 0
+
+
+def run_search(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.query.strip():
+        raise CliError("the query is empty")
+    hits = open_assistant(settings).search(args.query, args.k, filters_from(args))
+    if args.json:
+        print(json.dumps([h.as_dict() for h in hits], ensure_ascii=False))
+        return 0
+    for rank, hit in enumerate(hits, start=1):
+        print(f"{rank}. {hit.score:.4f} {hit.title} ({hit.published or 'undated'})")
+        print(f"   {hit.text[:200]}")
+    return 0
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def run_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from index.handle import IndexHandle
+    from index.writer import IndexWriter
+
+    handle = IndexHandle.open(settings)
+    try:
+        removed = IndexWriter(handle).delete(args.ids)
+    finally:
+        handle.close()
+    missing = len(args.ids) - removed
+    print(f"{removed} deleted" + (f", {missing} not found" if missing else ""))
+    return 0 if not missing else 1
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from index.catalog import Catalog
+
+    if not settings.catalog_path.exists():
+        print(json.dumps({"data_dir": str(settings.data_dir), "articles": 0, "passages": 0}))
+        return 0
+    counts = Catalog(settings.catalog_path).counts()
+    print(json.dumps({"data_dir": str(settings.data_dir), **counts}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Sending writes to the server that owns a data directory (see registry.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from index.articles import Article
+from index.writer import IngestSummary
+
+BATCH = 200
+
+
+def _request(method: str, url: str, api_key: str | None, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    if api_key:
+        request.add_header("x-api-key", api_key)
+    try:
+        with urllib.request.urlopen(request, timeout=3600) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = json.loads(detail).get("detail", detail)
+        raise RuntimeError(f"server at {url} refused the write ({exc.code}): {detail}") from None
+
+
+def ingest_remote(
+    base: str,
+    articles: Sequence[Article],
+    *,
+    prune: bool,
+    api_key: str | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestSummary:
+    total = IngestSummary()
+    for begin in range(0, len(articles), BATCH):
+        batch = articles[begin : begin + BATCH]
+        payload = {
+            "articles": [
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "text": a.text,
+                    "published": a.published.isoformat() if a.published else None,
+                    "source": a.source,
+                    "url": a.url,
+                }
+                for a in batch
+            ]
+        }
+        got = _request("POST", f"{base}/articles", api_key, payload)
+        for key in ("added", "updated", "unchanged", "chunks_embedded"):
+            setattr(total, key, getattr(total, key) + int(got[key]))
+        if progress is not None:
+            progress(len(batch), int(got["chunks_embedded"]))
+    if prune:
+        keep = {a.id for a in articles}
+        gone: list[str] = []
+        offset = 0
+        while True:
+            page = _request("GET", f"{base}/articles?offset={offset}&limit=500", None)
+            gone += [a["id"] for a in page["articles"] if a["id"] not in keep]
+            offset += len(page["articles"])
+            if not page["articles"] or offset >= page["total"]:
+                break
+        for article_id in gone:
+            _request("DELETE", f"{base}/articles/{article_id}", api_key)
+        total.deleted = len(gone)
+    return total

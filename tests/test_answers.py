@@ -1,0 +1,92 @@
+"""Answers on the demo corpus: named people with citations that contain them, refusals."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.composer import REFUSAL
+from assistant.service import Assistant
+from assistant.types import Answer, Filters
+from index.handle import IndexHandle
+
+ATTENDEES = ["Bassem Naeem", "Mousa Abu Marzouk", "Ali Bagheri Kani", "Mikhail Bogdanov"]
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+@pytest.fixture(scope="module")
+def assistant(demo_handle: IndexHandle) -> Assistant:
+    return Assistant(demo_handle)
+
+
+def sentences_with_markers(answer: Answer) -> list[tuple[str, list[int]]]:
+    parts = re.split(r"(?<=[.!?])\s+", answer.answer)
+    return [(p, [int(n) for n in MARKER.findall(p)]) for p in parts if p.strip()]
+
+
+def assert_cited(answer: Answer, name: str) -> None:
+    """The name stands in a sentence whose citation points at a passage containing it."""
+    by_id = {c.id: c for c in answer.citations}
+    for sentence, markers in sentences_with_markers(answer):
+        if name in sentence:
+            assert markers, f"sentence naming {name} has no citation: {sentence}"
+            assert any(name in by_id[m].passage for m in markers), sentence
+            return
+    raise AssertionError(f"{name} is not in the answer: {answer.answer}")
+
+
+def test_moscow_meeting_attendees_are_named_and_cited(assistant: Assistant) -> None:
+    answer = assistant.ask("Who attended the Moscow meeting?")
+    assert not answer.refused
+    for name in ATTENDEES:
+        assert_cited(answer, name)
+
+
+def test_every_sentence_carries_markers_that_resolve(assistant: Assistant) -> None:
+    answer = assistant.ask("What happened to Acapulco when Hurricane Otis hit?")
+    assert not answer.refused
+    ids = [c.id for c in answer.citations]
+    assert ids == list(range(1, len(ids) + 1))  # numbered in order, no gaps
+    used = set()
+    for sentence, markers in sentences_with_markers(answer):
+        assert markers, sentence
+        used.update(markers)
+        for m in markers:
+            assert m in ids
+    assert used == set(ids)  # nothing cited that the answer does not use
+    for c in answer.citations:
+        assert c.end - c.start == len(c.passage)
+
+
+def test_israeli_foreign_ministry_statement_is_found(assistant: Assistant) -> None:
+    answer = assistant.ask("What did Israel's foreign ministry call the meeting?")
+    assert not answer.refused
+    assert "obscene" in answer.answer
+    cited = [c for c in answer.citations if "obscene" in c.passage]
+    assert cited and all("Israel" in c.passage for c in cited)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "Who won the 2022 football World Cup?",
+        "What is the recipe for banana bread?",
+    ],
+)
+def test_questions_the_corpus_cannot_answer_are_refused(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.refused, answer.answer
+    assert answer.answer == REFUSAL and answer.citations == []
+
+
+def test_filters_limit_the_evidence(assistant: Assistant) -> None:
+    from datetime import date
+
+    late = Filters(published_after=date(2023, 10, 30))
+    answer = assistant.ask("Who attended the Moscow meeting?", filters=late)
+    assert all(c.published and c.published >= "2023-10-30" for c in answer.citations)
+    assert "Bogdanov" not in answer.answer
