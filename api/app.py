@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routes import articles, qa
+from api.routes import articles, chat, openai_compat, qa
 from api.services import Services
 from newsdesk import registry
 from newsdesk.settings import Settings
@@ -43,6 +43,8 @@ def create_app(settings: Settings, *, register: bool = True) -> FastAPI:
     errors.install(app)
     app.include_router(qa.router)
     app.include_router(articles.router)
+    app.include_router(chat.router)
+    app.include_router(openai_compat.router)
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="chat")
     return app

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from index.articles import Article, ArticleError, make_article
+from index.articles import Article, ArticleError, derive_id, make_article
 
 TEXT_SUFFIXES = {".txt", ".text", ".md"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -30,7 +30,9 @@ def read_text_file(path: Path) -> str:
         raise ArticleError(f"{path}: is not UTF-8 text") from None
 
 
-def parse_seed_text(content: str, origin: str, source: str = "") -> Article:
+def parse_seed_text(
+    content: str, origin: str, source: str = "", article_id: str | None = None
+) -> Article:
     """The seed format: first line `date YYYY-MM-DD Title`, then the body."""
     head, _, body = content.strip().partition("\n")
     words = head.strip().split(" ", 2)
@@ -40,7 +42,9 @@ def parse_seed_text(content: str, origin: str, source: str = "") -> Article:
     else:
         # A plain text file: first line is the title, no date.
         published, title = None, head
-    return make_article(title=title, text=body, published=published, source=source, origin=origin)
+    return make_article(
+        title=title, text=body, published=published, source=source, origin=origin, id=article_id
+    )
 
 
 def parse_record(record: object, origin: str) -> Article:
@@ -90,7 +94,9 @@ def read_json(path: Path) -> Iterator[Article]:
 
 
 def read_seed(path: Path) -> Iterator[Article]:
-    yield parse_seed_text(read_text_file(path), str(path))
+    # The file is the article: editing its title or body updates it instead of adding another.
+    file_id = derive_id(path.resolve().as_uri(), "", "")
+    yield parse_seed_text(read_text_file(path), str(path), article_id=file_id)
 
 
 def _web_reader(kind: str) -> Callable[[Path], Iterable[Article]]:

@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("ids", nargs="+", metavar="ID")
     delete.set_defaults(run=run_delete)
 
+    watch = commands.add_parser(
+        "watch", parents=[common], help="index files in a folder as they appear or change"
+    )
+    watch.add_argument("folder", type=Path)
+    watch.add_argument("--interval", type=float, default=0.5, help="seconds between scans")
+    watch.add_argument("--debounce", type=float, default=1.0, help="seconds a file must hold still")
+    watch.set_defaults(run=run_watch)
+
     status = commands.add_parser("status", parents=[common], help="index size and location")
     status.set_defaults(run=run_status)
     return parser
@@ -119,10 +127,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if not articles:
         raise CliError("no articles found in " + ", ".join(map(str, args.paths)))
 
-    from index.handle import IndexHandle
-    from index.lock import WriteLock
-    from index.writer import IndexWriter, IngestPlan
-    from newsdesk import registry
+    from index.writer import IngestPlan
 
     bar: Any = None
 
@@ -140,34 +145,99 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if bar is not None:
             bar.update(articles_done)
 
-    lock = WriteLock(settings.lock_path)
+    ingester = Ingester(settings)
     try:
-        with lock:
-            server = registry.live_server(settings)
-            if server is None:
-                handle = IndexHandle.open(settings)
-                try:
-                    summary = IndexWriter(handle, lock).ingest(
-                        articles, prune=args.prune, progress=progress, on_plan=on_plan
-                    )
-                finally:
-                    handle.close()
-        if server is not None:
-            # A running server owns the store: it does the write and answers from it at once.
-            from newsdesk.remote import ingest_remote
-
-            print(f"newsdesk: sending to the server at {server}", file=sys.stderr)
-            open_bar(len(articles))
-            summary = ingest_remote(
-                server, articles, prune=args.prune, api_key=settings.api_key, progress=progress
-            )
-    except RuntimeError as exc:
-        raise CliError(str(exc)) from None
+        summary = ingester.ingest(
+            articles, prune=args.prune, progress=progress, on_plan=on_plan, on_remote=open_bar
+        )
     finally:
+        ingester.close()
         if bar is not None:
             bar.close()
     print(json.dumps(summary.as_dict()) if args.json else summary.line())
     return 0
+
+
+class Ingester:
+    """Writes go to the running server that owns the data directory when there is one (it
+    answers from them at once), otherwise straight to the store under the write lock."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._handle: Any = None
+        self._embedder: Any = None
+        self._saw_server = False
+
+    def ingest(
+        self,
+        articles: Any,
+        *,
+        prune: bool = False,
+        progress: Any = None,
+        on_plan: Any = None,
+        on_remote: Any = None,
+    ) -> Any:
+        from index.lock import WriteLock
+        from index.writer import IndexWriter
+        from newsdesk import registry
+
+        lock = WriteLock(self.settings.lock_path)
+        try:
+            with lock:
+                server = registry.live_server(self.settings)
+                if server is None:
+                    writer = IndexWriter(self._local_handle(), lock)
+                    return writer.ingest(articles, prune=prune, progress=progress, on_plan=on_plan)
+                self._saw_server = True
+            from newsdesk.remote import ingest_remote
+
+            print(f"newsdesk: sending to the server at {server}", file=sys.stderr)
+            if on_remote is not None:
+                on_remote(len(articles))
+            return ingest_remote(
+                server, articles, prune=prune, api_key=self.settings.api_key, progress=progress
+            )
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
+
+    def delete(self, article_ids: list[str]) -> int:
+        from index.lock import WriteLock
+        from index.writer import IndexWriter
+        from newsdesk import registry
+
+        lock = WriteLock(self.settings.lock_path)
+        try:
+            with lock:
+                server = registry.live_server(self.settings)
+                if server is None:
+                    return int(IndexWriter(self._local_handle(), lock).delete(article_ids))
+            from newsdesk.remote import delete_remote
+
+            return delete_remote(server, article_ids, api_key=self.settings.api_key)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
+
+    def _local_handle(self) -> Any:
+        from index.embedder import Embedder
+        from index.handle import IndexHandle
+
+        if self._handle is not None and self._saw_server:
+            # A server wrote since we opened the store: Chroma's cached view is stale.
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            self._handle.close()
+            SharedSystemClient.clear_system_cache()
+            self._handle = None
+        if self._handle is None:
+            s = self.settings
+            self._embedder = self._embedder or Embedder(s.embedding_package, s.embed_batch_size)
+            self._handle = IndexHandle.open(s, self._embedder)
+            self._saw_server = False
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
 
 
 def filters_from(args: argparse.Namespace) -> Any:
@@ -237,17 +307,35 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_delete(args: argparse.Namespace, settings: Settings) -> int:
-    from index.handle import IndexHandle
-    from index.writer import IndexWriter
-
-    handle = IndexHandle.open(settings)
+    ingester = Ingester(settings)
     try:
-        removed = IndexWriter(handle).delete(args.ids)
+        removed = ingester.delete(args.ids)
     finally:
-        handle.close()
+        ingester.close()
     missing = len(args.ids) - removed
     print(f"{removed} deleted" + (f", {missing} not found" if missing else ""))
     return 0 if not missing else 1
+
+
+def run_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from index.watch import watch
+
+    if not args.folder.is_dir():
+        raise CliError(f"{args.folder}: not a folder")
+    ingester = Ingester(settings)
+
+    def sink(articles: Any) -> str:
+        return str(ingester.ingest(articles).line())
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    print(f"watching {args.folder} (Ctrl-C to stop)", flush=True)
+    try:
+        watch(args.folder, sink, report, interval=args.interval, debounce=args.debounce)
+    finally:
+        ingester.close()
+    return 0
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,11 +8,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from index.articles import Article
 from index.writer import IngestSummary
 
 BATCH = 200
+
+
+class NotFound(LookupError):
+    pass
 
 
 def _request(method: str, url: str, api_key: str | None, body: Any = None) -> Any:
@@ -25,6 +30,8 @@ def _request(method: str, url: str, api_key: str | None, body: Any = None) -> An
         with urllib.request.urlopen(request, timeout=3600) as response:
             return json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
+        if exc.code == 404 and method == "DELETE":
+            raise NotFound(url) from None
         detail = exc.read().decode(errors="replace")
         with contextlib.suppress(ValueError, AttributeError):
             detail = json.loads(detail).get("detail", detail)
@@ -70,7 +77,16 @@ def ingest_remote(
             offset += len(page["articles"])
             if not page["articles"] or offset >= page["total"]:
                 break
-        for article_id in gone:
-            _request("DELETE", f"{base}/articles/{article_id}", api_key)
-        total.deleted = len(gone)
+        total.deleted = delete_remote(base, gone, api_key=api_key)
     return total
+
+
+def delete_remote(base: str, article_ids: Sequence[str], *, api_key: str | None) -> int:
+    deleted = 0
+    for article_id in article_ids:
+        try:
+            _request("DELETE", f"{base}/articles/{quote(article_id, safe='')}", api_key)
+            deleted += 1
+        except NotFound:
+            pass
+    return deleted

@@ -1,0 +1,148 @@
+"""Conversations: POST /chat (JSON, or server-sent events), and the stored history.
+
+One endpoint serves both shapes, chosen by the Accept header, so the page and scripts share
+the validation and the 404 for an unknown conversation: both happen before a stream opens, and
+once it is open every failure arrives as an `error` event instead of a cut connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.chat_schemas import ChatRequest, ChatResponse, ConversationList, ConversationOut
+from api.deps import ServicesDep
+from assistant.chat import ChatService, PendingTurn
+from assistant.conversations import UnknownConversation
+from assistant.types import Filters
+
+router = APIRouter(tags=["chat"])
+log = logging.getLogger("newsdesk.chat")
+
+WORDS_PER_DELTA = 3
+DELTA_PAUSE_SECONDS = 0.015
+"""The extractive answer is composed whole; pacing its pieces lets a page show it growing (and
+keeps one answer from leaving as a single TCP packet that hides the streaming path)."""
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_PIECE = re.compile(r"\S+\s*")
+
+
+def pieces(text: str, words: int = WORDS_PER_DELTA) -> list[str]:
+    """Word groups that concatenate back to the text; a citation marker like '[2].' is one
+    word, so a marker is never split across two pieces."""
+    tokens = _PIECE.findall(text)
+    lead = text[: len(text) - len(text.lstrip())]
+    groups = ["".join(tokens[i : i + words]) for i in range(0, len(tokens), words)]
+    if groups and lead:
+        groups[0] = lead + groups[0]
+    return groups
+
+
+def sse(event: str, data: Any) -> str:
+    payload = json.dumps(data, ensure_ascii=False)
+    return f"event: {event}\ndata: {payload}\n\n"
+
+
+def wants_stream(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "").lower()
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    summary="Ask within a conversation (JSON, or SSE with Accept: text/event-stream)",
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "description": "events meta, delta (repeated), citations, done; or error"
+                }
+            }
+        },
+        404: {"description": "Unknown conversation_id"},
+    },
+)
+async def chat(body: ChatRequest, request: Request, services: ServicesDep) -> Any:
+    filters = body.filters.to_filters() if body.filters else None
+    try:
+        pending = await run_in_threadpool(services.chat.prepare, body.conversation_id, body.message)
+    except UnknownConversation as exc:
+        raise HTTPException(404, str(exc)) from None
+    if wants_stream(request):
+        return StreamingResponse(
+            stream_reply(services.chat, pending, filters),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    try:
+        turn = await run_in_threadpool(services.chat.complete, pending, filters)
+    except UnknownConversation as exc:
+        raise HTTPException(404, f"{exc} (deleted while answering)") from None
+    return turn.as_dict()
+
+
+async def stream_reply(
+    chat: ChatService, pending: PendingTurn, filters: Filters | None
+) -> AsyncIterator[str]:
+    yield sse("meta", {"conversation_id": pending.conversation_id, "question": pending.question})
+    try:
+        turn = await run_in_threadpool(chat.complete, pending, filters)
+    except UnknownConversation as exc:
+        yield sse("error", {"message": f"{exc} (deleted while answering)"})
+        return
+    except Exception:
+        log.exception("chat answer failed for conversation %s", pending.conversation_id)
+        yield sse("error", {"message": "the answer could not be produced; see the server log"})
+        return
+    for piece in pieces(turn.answer):
+        yield sse("delta", {"text": piece})
+        await asyncio.sleep(DELTA_PAUSE_SECONDS)
+    yield sse(
+        "citations",
+        {"citations": [c.as_dict() for c in turn.citations], "refused": turn.refused},
+    )
+    yield sse("done", {"conversation_id": turn.conversation_id, "refused": turn.refused})
+
+
+@router.get("/conversations", response_model=ConversationList, summary="Recent conversations")
+async def list_conversations(
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    found = await run_in_threadpool(services.conversations.list, limit, offset)
+    return {"conversations": [c.as_dict() for c in found]}
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationOut,
+    summary="A conversation's turns",
+    responses={404: {"description": "Unknown conversation"}},
+)
+async def get_conversation(conversation_id: str, services: ServicesDep) -> dict[str, Any]:
+    try:
+        conversation = await run_in_threadpool(services.conversations.get, conversation_id)
+    except UnknownConversation as exc:
+        raise HTTPException(404, str(exc)) from None
+    return conversation.as_dict()
+
+
+@router.delete(
+    "/conversations/{conversation_id}",
+    summary="Forget a conversation",
+    responses={404: {"description": "Unknown conversation"}},
+)
+async def delete_conversation(conversation_id: str, services: ServicesDep) -> dict[str, str]:
+    if not await run_in_threadpool(services.conversations.delete, conversation_id):
+        raise HTTPException(404, f"no conversation with id {conversation_id!r}")
+    return {"deleted": conversation_id}

@@ -1,0 +1,114 @@
+"""A conversation turn: rewrite the follow-up, answer it, remember both.
+
+Split in two steps (`prepare`, `complete`) so a streaming caller can tell the client which
+question is being searched before the answer is ready; `reply` does both for everyone else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from assistant.composer import REFUSAL
+from assistant.conversations import ConversationStore, Turn, new_id
+from assistant.followup import QuestionRewriter
+from assistant.types import Answer, Citation, Filters
+
+HISTORY_TURNS = 6
+"""Turns a follow-up may refer back to: the last three exchanges."""
+
+
+class Answerer(Protocol):
+    def ask(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class PendingTurn:
+    conversation_id: str | None
+    message: str
+    question: str
+    new: bool
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    conversation_id: str | None
+    """None for a stateless exchange (the OpenAI-compatible endpoint stores nothing)."""
+    message: str
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.as_dict() for c in self.citations],
+        }
+
+
+class ChatService:
+    def __init__(
+        self,
+        assistant: Answerer,
+        store: ConversationStore,
+        rewriter: QuestionRewriter,
+        history_turns: int = HISTORY_TURNS,
+    ) -> None:
+        self.assistant = assistant
+        self.store = store
+        self.rewriter = rewriter
+        self.history_turns = history_turns
+
+    def reply(
+        self, conversation_id: str | None, message: str, filters: Filters | None = None
+    ) -> ChatTurn:
+        return self.complete(self.prepare(conversation_id, message), filters)
+
+    def prepare(self, conversation_id: str | None, message: str) -> PendingTurn:
+        """Raises UnknownConversation for an id that is not stored (before any work)."""
+        if conversation_id is None:
+            return PendingTurn(new_id(), message, self.rewriter.rewrite(message, []), new=True)
+        history = self.store.recent_turns(conversation_id, self.history_turns)
+        question = self.rewriter.rewrite(message, history)
+        return PendingTurn(conversation_id, message, question, new=False)
+
+    def complete(self, pending: PendingTurn, filters: Filters | None = None) -> ChatTurn:
+        answer = self.assistant.ask(pending.question, None, filters)
+        turn = ChatTurn(
+            conversation_id=pending.conversation_id,
+            message=pending.message,
+            question=pending.question,
+            answer=answer.answer,
+            refused=answer.refused,
+            citations=list(answer.citations),
+        )
+        if pending.conversation_id is not None:
+            # A conversation deleted while its answer was being composed stays deleted.
+            self.store.append(
+                pending.conversation_id,
+                [
+                    Turn("user", pending.message, question=pending.question),
+                    Turn("assistant", turn.answer, citations=turn.citations, refused=turn.refused),
+                ],
+                create=pending.new,
+            )
+        return turn
+
+    def prepare_stateless(self, history: Sequence[tuple[str, str]], message: str) -> PendingTurn:
+        """For clients that send the whole history each time (OpenAI's chat API): earlier user
+        messages are rewritten in order too, so a chain of follow-ups resolves as it would in
+        a stored conversation."""
+        turns: list[Turn] = []
+        for role, text in history[-self.history_turns :]:
+            if role == "user":
+                turns.append(Turn("user", text, question=self.rewriter.rewrite(text, turns)))
+            elif role == "assistant":
+                turns.append(Turn("assistant", text, refused=text.strip() == REFUSAL))
+        return PendingTurn(None, message, self.rewriter.rewrite(message, turns), new=False)
