@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from index.catalog import STOPWORDS
 
@@ -52,6 +53,7 @@ _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]+|\d[\d,.]*")
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A crude stem (first six letters) so 'Russian' meets 'Russia' and 'attended' 'attend'."""
     word = word.lower().strip("'’-")
@@ -81,11 +83,16 @@ class QueryTerms:
     expects: str = ""
     """What kind of answer the question wants: 'name', 'date', 'number' or '' (any)."""
 
-    @property
+    @cached_property
     def stems(self) -> frozenset[str]:
         return frozenset(stem(w) for w in self.words)
 
-    @property
+    @cached_property
+    def weights(self) -> dict[str, float]:
+        """Names weigh double: a passage about the right people beats one about the topic."""
+        return {s: (2.0 if s in self.name_stems else 1.0) for s in self.stems}
+
+    @cached_property
     def name_stems(self) -> frozenset[str]:
         return frozenset(stem(part) for name in self.names for part in name.split())
 
@@ -156,13 +163,17 @@ def overlap(terms: QueryTerms, text: str) -> float:
     """Share of the question's content stems present in a text (names count double)."""
     if not terms.words:
         return 0.0
-    present = {stem(w) for w in _WORD.findall(text)}
-    weights = {s: (2.0 if s in terms.name_stems else 1.0) for s in terms.stems}
-    total = sum(weights.values())
-    return sum(w for s, w in weights.items() if s in present) / total if total else 0.0
+    present = text_stems(text)
+    total = sum(terms.weights.values())
+    return sum(w for s, w in terms.weights.items() if s in present) / total if total else 0.0
+
+
+@lru_cache(maxsize=4096)
+def text_stems(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in _WORD.findall(text))
 
 
 def missing_names(terms: QueryTerms, text: str) -> list[str]:
     """Names in the question that the text never mentions (by any of their words)."""
-    present = {stem(w) for w in _WORD.findall(text)}
+    present = text_stems(text)
     return [n for n in terms.names if not any(stem(p) in present for p in n.split())]

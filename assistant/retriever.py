@@ -1,22 +1,37 @@
-"""Finding candidate passages: dense search in Chroma beside BM25, fused by reciprocal rank.
+"""Finding the evidence: plan the question, search dense and BM25, fuse, rerank, diversify.
 
 Dense vectors find paraphrases; BM25 finds the exact names and numbers that news questions turn
 on and that MiniLM blurs. Reciprocal rank fusion needs no score calibration between the two.
+Each part of a planned question (an outlet of a comparison, a clause of a two-part question) is
+searched and reranked on its own and the results interleaved, so every part is represented.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from assistant.planner import QueryPlan, SubQuery, plan_query
+from assistant.query import analyse
+from assistant.rerank import Reranker, diversify
 from assistant.types import Filters, ScoredPassage
 from index.catalog import Passage
 from index.handle import IndexHandle
 
 RRF_K = 60
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """Which stages run; the defaults are the configuration that wins bench/retrieval.py."""
+
+    lexical: bool = True
+    rerank: bool = True
+    planning: bool = True
+    per_article: int = 2
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
@@ -28,9 +43,23 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
 
 
 class Retriever:
-    def __init__(self, handle: IndexHandle, candidates: int) -> None:
+    def __init__(
+        self,
+        handle: IndexHandle,
+        candidates: int,
+        reranker: Reranker | None = None,
+        options: RetrievalOptions | None = None,
+    ) -> None:
         self.handle = handle
         self.candidates = candidates
+        self.reranker = reranker
+        self.options = options or RetrievalOptions()
+
+    def plan(self, question: str, filters: Filters) -> QueryPlan:
+        if not self.options.planning:
+            return QueryPlan(question, [SubQuery(question, filters)])
+        catalog = self.handle.catalog
+        return plan_query(question, filters, catalog.known_sources(), catalog.newest())
 
     def retrieve(
         self,
@@ -42,32 +71,76 @@ class Retriever:
         filters = filters or Filters()
         if query_vector is None:
             query_vector = self.handle.embedder.encode([question])[0]
-        article_ids = self.handle.catalog.ids_matching(filters.source) if filters.source else None
+        plan = self.plan(question, filters)
+        texts = list(dict.fromkeys(p.text for p in plan.parts if p.text != question))
+        vectors = {question: query_vector}
+        if texts:
+            vectors |= dict(zip(texts, self.handle.embedder.encode(texts), strict=True))
+        rankings = [self._part(plan, part, vectors[part.text]) for part in plan.parts]
+        ranked = interleave(rankings)
+        per_article = self.options.per_article if self.options.rerank else k
+        return diversify(ranked, max(k, 1), max(per_article, 1))
+
+    def _part(
+        self, plan: QueryPlan, part: SubQuery, vector: NDArray[np.float32]
+    ) -> list[ScoredPassage]:
+        candidates = self.hybrid(part.text, part.filters, vector)
+        if not (self.options.rerank and self.reranker is not None):
+            return candidates
+        return self.reranker.rerank(plan, analyse(part.text), candidates, vector)
+
+    def hybrid(
+        self, text: str, filters: Filters, vector: NDArray[np.float32]
+    ) -> list[ScoredPassage]:
+        """Dense and BM25 candidates fused by reciprocal rank, every one with its dense
+        similarity (fetched from Chroma for BM25-only hits) for the reranker."""
+        catalog = self.handle.catalog
+        article_ids = catalog.ids_matching(filters.source) if filters.source else None
         dense = self.handle.vectors.query(
-            query_vector,
+            vector,
             self.candidates,
             after=filters.published_after,
             before=filters.published_before,
             article_ids=article_ids,
         )
-        lexical = self.handle.catalog.lexical_search(
-            question,
-            self.candidates,
-            source=filters.source,
-            after=filters.published_after,
-            before=filters.published_before,
+        lexical = (
+            catalog.lexical_search(
+                text,
+                self.candidates,
+                source=filters.source,
+                after=filters.published_after,
+                before=filters.published_before,
+            )
+            if self.options.lexical
+            else []
         )
         fused = rrf([[h.chunk_id for h in dense], [cid for cid, _ in lexical]])
-        passages = self.handle.catalog.passages(list(fused))
+        passages = catalog.passages(list(fused))
         dense_scores = {h.chunk_id: h.similarity for h in dense}
+        missing = [cid for cid in fused if cid not in dense_scores and cid in passages]
+        if missing and self.options.rerank:
+            for cid, stored in self.handle.vectors.embeddings(missing).items():
+                dense_scores[cid] = float(stored @ vector)
         lexical_scores = dict(lexical)
-        ranked = sorted(
-            (cid for cid in fused if cid in passages), key=lambda c: fused[c], reverse=True
-        )
+        ranked = sorted((c for c in fused if c in passages), key=lambda c: fused[c], reverse=True)
         return [
-            scored(passages[cid], fused[cid], dense_scores.get(cid), lexical_scores.get(cid))
-            for cid in ranked[: max(k, 1)]
+            scored(passages[c], fused[c], dense_scores.get(c), lexical_scores.get(c))
+            for c in ranked
         ]
+
+
+def interleave(rankings: Sequence[Sequence[ScoredPassage]]) -> list[ScoredPassage]:
+    """Round-robin over the parts' rankings, first appearance wins."""
+    if len(rankings) == 1:
+        return list(rankings[0])
+    out: list[ScoredPassage] = []
+    seen: set[str] = set()
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and ranking[rank].chunk_id not in seen:
+                seen.add(ranking[rank].chunk_id)
+                out.append(ranking[rank])
+    return out
 
 
 def scored(
@@ -88,7 +161,3 @@ def scored(
         dense=dense,
         lexical=lexical,
     )
-
-
-def rescore(passage: ScoredPassage, score: float) -> ScoredPassage:
-    return replace(passage, score=score)

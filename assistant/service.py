@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from assistant.composer import Composer, SentenceVectors
-from assistant.retriever import Retriever
+from assistant.composer import Composer
+from assistant.rerank import FeatureReranker, Reranker
+from assistant.retriever import RetrievalOptions, Retriever
+from assistant.sentence_vectors import SentenceVectors
 from assistant.types import Answer, Filters, ScoredPassage
 from index.handle import IndexHandle
 
 
 class Assistant:
-    def __init__(self, handle: IndexHandle) -> None:
+    def __init__(self, handle: IndexHandle, reranker: Reranker | None = None) -> None:
         settings = handle.settings
         self.handle = handle
         self.settings = settings
-        self.retriever = Retriever(handle, candidates=settings.candidates)
+        sentences = SentenceVectors(handle.embedder)
+        self.retriever = Retriever(
+            handle,
+            candidates=settings.candidates,
+            reranker=reranker or FeatureReranker(sentences, settings.rerank_sentence_depth),
+            options=RetrievalOptions(
+                lexical=settings.lexical_search,
+                rerank=settings.rerank,
+                planning=settings.plan_queries,
+                per_article=settings.per_article,
+            ),
+        )
         self.composer = Composer(
-            SentenceVectors(handle.embedder),
+            sentences,
             min_support=settings.min_support,
             max_sentences=settings.max_answer_sentences,
         )

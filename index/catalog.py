@@ -185,6 +185,26 @@ class Catalog:
         )
         return int(total), [_entry(row) for row in rows]
 
+    def known_sources(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT source FROM articles WHERE state = 'ready' AND source != ''"
+        )
+        return [row["source"] for row in rows]
+
+    def newest(self) -> date | None:
+        row = self._db.execute(
+            "SELECT max(published) AS newest FROM articles WHERE state = 'ready'"
+        ).fetchone()
+        return date.fromisoformat(row["newest"]) if row and row["newest"] else None
+
+    def passage_texts(self) -> list[str]:
+        """Every ready passage's text (benchmarks look for where gold answers occur)."""
+        rows = self._db.execute(
+            "SELECT p.text FROM passages p JOIN articles a ON a.id = p.article_id "
+            "WHERE a.state = 'ready'"
+        )
+        return [row["text"] for row in rows]
+
     def ids_matching(self, source: str | None) -> list[str]:
         """Ready articles carried by a source (primary or as a folded wire copy)."""
         where, params = _filters(source, None, None, prefix="AND")

@@ -92,6 +92,17 @@ class VectorStore:
         got = self.collection.get(where={"article_id": article_id}, include=[])
         return list(got["ids"])
 
+    def embeddings(self, chunk_ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        if not chunk_ids:
+            return {}
+        got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        vectors = got["embeddings"]
+        if vectors is None:
+            return {}
+        return {
+            i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], vectors, strict=True)
+        }
+
     def query(
         self,
         vector: NDArray[np.float32],
@@ -115,12 +126,12 @@ class VectorStore:
             where = clauses[0]
         elif clauses:
             where = {"$and": clauses}
-        n = min(k, self.count())
-        if n <= 0:
+        if k <= 0:
             return []
+        # Chroma returns what it has when asked for more, so no count() round trip here.
         result = self.collection.query(
             query_embeddings=vector.reshape(1, -1),
-            n_results=n,
+            n_results=k,
             where=where,
             include=["distances", "metadatas"],
         )

@@ -46,6 +46,19 @@ class Settings(BaseSettings):
 
     top_k: int = Field(default=5, ge=1, le=50)
     candidates: int = Field(default=30, ge=1, le=200)
+    lexical_search: bool = Field(default=True, description="BM25 beside dense search.")
+    rerank: bool = Field(default=True, description="Feature reranking of fused candidates.")
+    rerank_sentence_depth: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="How many top passages to re-score by their best sentence under the "
+        "embedding model (costs one encode of their sentences per question).",
+    )
+    plan_queries: bool = Field(
+        default=True, description="Outlet, date and multi-part handling of questions."
+    )
+    per_article: int = Field(default=2, ge=1, le=50, description="Passages per article in top k.")
     min_support: float = Field(
         default=0.45,
         description="Lowest sentence/question similarity that counts as evidence; below it "

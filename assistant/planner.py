@@ -1,0 +1,146 @@
+"""Reading a news question before searching: which outlets, which dates, which parts.
+
+"Did The Verge and TechCrunch agree ...?" needs passages from both outlets; "the latest on X"
+wants recent articles; "in October 2023" names a window; "Who attended the meeting and what
+did Israel say?" is two searches. No LLM is needed for these: the outlets come from the catalog,
+dates from a small grammar, parts from conjunctions between clauses.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from assistant.types import Filters
+
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
+_MONTHS["sept"] = 9
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY_MONTH_YEAR = re.compile(
+    rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH})\.?|(?P<m2>{_MONTH})\.?\s+"
+    rf"(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?)(?:,?\s+(?P<y>(?:19|20)\d\d))?\b",
+    re.IGNORECASE,
+)
+_MONTH_YEAR = re.compile(rf"\b(?:in\s+)?(?P<m>{_MONTH})\.?\s+(?P<y>(?:19|20)\d\d)\b", re.IGNORECASE)
+_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b")
+_RECENT = re.compile(
+    r"\b(latest|most recent|recently|newest|current(?:ly)?|now|so far|to date|"
+    r"this (?:week|month)|today|yesterday|last (?:week|few days))\b",
+    re.IGNORECASE,
+)
+_RELATIVE = {
+    "today": 1,
+    "yesterday": 2,
+    "this week": 7,
+    "last week": 14,
+    "last few days": 4,
+    "this month": 31,
+}
+_SPLIT = re.compile(
+    r"\s*(?:,\s*)?\b(?:and|while|whereas|but)\s+(?=(?:who|what|when|where|which|why|how|did|"
+    r"does|do|is|are|was|were|has|have)\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SubQuery:
+    text: str
+    filters: Filters
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    question: str
+    parts: list[SubQuery]
+    recency: bool = False
+    window: tuple[date, date] | None = None
+    """A date range the question names: passages inside it are preferred, not required."""
+    sources: list[str] = field(default_factory=list)
+
+
+def plan_query(
+    question: str,
+    filters: Filters,
+    known_sources: Sequence[str],
+    newest: date | None,
+) -> QueryPlan:
+    sources = mentioned_sources(question, known_sources) if not filters.source else []
+    recency = bool(_RECENT.search(question))
+    window = named_window(question) or relative_window(question, newest)
+    texts = split_parts(question)
+    parts: list[SubQuery] = []
+    if len(sources) > 1:
+        # A comparison of outlets: search each outlet for the whole question.
+        for source in sources:
+            parts.append(SubQuery(question, replace(filters, source=source)))
+    elif len(sources) == 1 and len(texts) == 1:
+        parts.append(SubQuery(question, replace(filters, source=sources[0])))
+        parts.append(SubQuery(question, filters))  # the outlet may be named, not the carrier
+    else:
+        parts = [SubQuery(text, filters) for text in texts]
+        if len(parts) > 1:
+            parts.insert(0, SubQuery(question, filters))
+    return QueryPlan(question, parts, recency, window, sources)
+
+
+def mentioned_sources(question: str, known: Sequence[str]) -> list[str]:
+    lowered = f" {question.lower()} "
+    found: list[str] = []
+    for source in sorted(known, key=len, reverse=True):
+        name = source.lower().strip()
+        if len(name) < 3:
+            continue
+        pattern = r"(?<![\w])['\"‘“]?" + re.escape(name) + r"['\"’”]?(?![\w])"
+        if re.search(pattern, lowered) and not any(name in f.lower() for f in found):
+            found.append(source)
+    return found
+
+
+def split_parts(question: str) -> list[str]:
+    """'Who attended and what did Israel say?' -> two questions; lists of names stay whole
+    (the split needs a question word or auxiliary after the conjunction)."""
+    pieces = [p.strip(" ,;") for p in _SPLIT.split(question) if p and p.strip(" ,;")]
+    if len(pieces) < 2 or any(len(p.split()) < 3 for p in pieces):
+        return [question]
+    return [p if p.endswith("?") else p + "?" for p in pieces]
+
+
+def named_window(question: str) -> tuple[date, date] | None:
+    match = _ISO.search(question)
+    if match:
+        try:
+            day = date(int(match["y"]), int(match["m"]), int(match["d"]))
+            return day, day
+        except ValueError:
+            return None
+    match = _DAY_MONTH_YEAR.search(question)
+    if match and match["y"]:
+        month = _MONTHS[(match["m1"] or match["m2"]).lower()]
+        try:
+            day = date(int(match["y"]), month, int(match["d1"] or match["d2"]))
+            return day, day
+        except ValueError:
+            return None
+    match = _MONTH_YEAR.search(question)
+    if match:
+        month = _MONTHS[match["m"].lower()]
+        year = int(match["y"])
+        return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    return None
+
+
+def relative_window(question: str, newest: date | None) -> tuple[date, date] | None:
+    """'This week' in a news archive means the week before its newest story, not before the
+    wall clock: an archive of October 2023 is asked about as if read then."""
+    if newest is None:
+        return None
+    lowered = question.lower()
+    for phrase, days in _RELATIVE.items():
+        if phrase in lowered:
+            return newest - timedelta(days=days - 1), newest
+    return None

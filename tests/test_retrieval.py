@@ -1,0 +1,193 @@
+"""Retrieval: fusion, the lexical index's life cycle, filters, outlets, dates, parts."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assistant.planner import mentioned_sources, named_window, plan_query, split_parts
+from assistant.rerank import diversify
+from assistant.retriever import rrf
+from assistant.service import Assistant
+from assistant.types import Filters, ScoredPassage
+from index.embedder import Embedder
+from index.handle import IndexHandle
+from index.loaders import load_articles
+from index.writer import IndexWriter
+from newsdesk.settings import Settings
+
+from tests_support import write_jsonl
+
+STORIES = [
+    # Two outlets on the same story, and a closer-worded distractor from a third.
+    (
+        "v1",
+        "The Verge",
+        "2023-10-20",
+        "Apple and Google search deal",
+        "The Verge reports that Apple defended its search deal with Google in court, saying "
+        "there was no valid alternative to Google as the default engine.",
+    ),
+    (
+        "t1",
+        "TechCrunch",
+        "2023-10-22",
+        "Publishers sue Google",
+        "TechCrunch reports that a news publisher filed a class action suit claiming Google "
+        "siphons off publishers' content and ad revenue through anticompetitive means.",
+    ),
+    (
+        "x1",
+        "Wire Daily",
+        "2023-10-21",
+        "Google search deal in court",
+        "Did Apple and Google agree about the search deal? Apple and Google defended the "
+        "search deal in court, agreeing it was lawful, Wire Daily said.",
+    ),
+    (
+        "x2",
+        "Wire Daily",
+        "2023-10-01",
+        "Harbour crane XR-7781 repaired",
+        "Engineers repaired the harbour crane known as XR-7781 after a storm in Elling.",
+    ),
+    (
+        "x3",
+        "Coast News",
+        "2023-10-28",
+        "Crane upgrade in Elling",
+        "The port of Elling installed a new crane on its eastern quay this week.",
+    ),
+    (
+        "x4",
+        "Coast News",
+        "2023-09-15",
+        "Crane upgrade plans in Elling",
+        "The port of Elling announced plans for a new crane on its eastern quay.",
+    ),
+]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, embedder: Embedder) -> Assistant:
+    records = [
+        {
+            "id": i,
+            "source": s,
+            "published": d,
+            "title": t,
+            "text": x,
+            "url": f"https://news.example/{i}",
+        }
+        for i, s, d, t, x in STORIES
+    ]
+    handle = IndexHandle.open(Settings(data_dir=tmp_path / "data"), embedder)
+    IndexWriter(handle).ingest(load_articles([write_jsonl(tmp_path / "c.jsonl", records)]))
+    return Assistant(handle)
+
+
+def test_rrf_rewards_agreement_between_rankings() -> None:
+    fused = rrf([["a", "b", "c"], ["c", "a"]])
+    assert max(fused, key=lambda k: fused[k]) == "a"
+    assert fused["c"] > fused["b"]
+
+
+def test_hybrid_finds_an_exact_code_that_dense_search_blurs(corpus: Assistant) -> None:
+    hits = corpus.search("XR-7781", 1)
+    assert hits[0].article_id == "x2"
+    assert hits[0].lexical is not None
+
+
+def test_source_and_date_filters(corpus: Assistant) -> None:
+    by_source = corpus.search("crane in Elling", 5, Filters(source="Coast News"))
+    assert {h.article_id for h in by_source} == {"x3", "x4"}
+    after = corpus.search("crane in Elling", 5, Filters(published_after=date(2023, 10, 2)))
+    assert after and all(h.published and h.published >= date(2023, 10, 2) for h in after)
+    assert "x2" not in {h.article_id for h in after}
+    before = corpus.search("crane in Elling", 5, Filters(published_before=date(2023, 10, 1)))
+    assert {h.article_id for h in before} == {"x2", "x4"}
+    window = Filters(published_after=date(2023, 9, 20), published_before=date(2023, 10, 27))
+    inside = {h.article_id for h in corpus.search("crane", 6, window)}
+    assert "x2" in inside and not inside & {"x3", "x4"}
+
+
+def test_a_question_naming_two_outlets_gets_passages_from_both(corpus: Assistant) -> None:
+    hits = corpus.search("Did The Verge and TechCrunch agree about Google's search deal?", 2)
+    assert {h.source for h in hits} == {"The Verge", "TechCrunch"}
+
+
+def test_latest_prefers_the_newer_story(corpus: Assistant) -> None:
+    hits = corpus.search("What is the latest on the new crane in Elling?", 1)
+    assert hits[0].article_id == "x3"
+
+
+def test_lexical_index_survives_restart_update_and_delete(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            {"id": "k1", "title": "Kestrel", "text": "The kestrel sanctuary in Morvane reopened."},
+        ],
+    )
+    handle = IndexHandle.open(settings, embedder)
+    IndexWriter(handle).ingest(load_articles([path]))
+    handle.close()
+    handle = IndexHandle.open(settings, embedder)  # a new process would see the same
+    assert next(c for c, _ in handle.catalog.lexical_search("Morvane", 5)).startswith("k1:")
+    write_jsonl(
+        path,
+        [
+            {
+                "id": "k1",
+                "title": "Kestrel",
+                "text": "The kestrel sanctuary in Delphin closed for the winter.",
+            }
+        ],
+    )
+    IndexWriter(handle).ingest(load_articles([path]))
+    assert handle.catalog.lexical_search("Morvane", 5) == []
+    assert handle.catalog.lexical_search("Delphin", 5)
+    IndexWriter(handle).delete(["k1"])
+    assert handle.catalog.lexical_search("Delphin kestrel", 5) == []
+    handle.close()
+
+
+def test_planner_reads_outlets_dates_and_parts() -> None:
+    assert mentioned_sources(
+        "Did 'The Verge' and TechCrunch agree?", ["TechCrunch", "The Verge", "The Age"]
+    ) == ["TechCrunch", "The Verge"]
+    assert named_window("What happened on October 27, 2023?") == (
+        date(2023, 10, 27),
+        date(2023, 10, 27),
+    )
+    assert named_window("news in September 2023") == (date(2023, 9, 1), date(2023, 9, 30))
+    assert named_window("what happened to the crane?") is None
+    assert split_parts("Who attended the meeting and what did Israel say about it?") == [
+        "Who attended the meeting?",
+        "what did Israel say about it?",
+    ]
+    assert split_parts("Who are Bassem Naeem and Mousa Abu Marzouk?") == [
+        "Who are Bassem Naeem and Mousa Abu Marzouk?"
+    ]
+    plan = plan_query("What happened this week in Elling?", Filters(), [], date(2023, 10, 28))
+    assert plan.window == (date(2023, 10, 22), date(2023, 10, 28))
+
+
+def test_diversity_caps_passages_per_article() -> None:
+    def p(article: str, n: int) -> ScoredPassage:
+        return ScoredPassage(f"{article}:{n}", article, "", None, "", (), "", "", 0, 0, 1.0)
+
+    ranked = [p("a", 0), p("a", 1), p("a", 2), p("b", 0), p("c", 0)]
+    assert [x.chunk_id for x in diversify(ranked, 4, 2)] == ["a:0", "a:1", "b:0", "c:0"]
+    assert len(diversify(ranked[:3], 3, 1)) == 3  # relaxes when nothing else is left
+
+
+def test_two_part_question_gets_evidence_for_both(demo_handle: IndexHandle) -> None:
+    assistant = Assistant(demo_handle)
+    hits = assistant.search("Who attended the Moscow meeting and what happened to Acapulco?", 5)
+    texts = " ".join(h.text for h in hits)
+    assert "Bogdanov" in texts and "Acapulco" in texts
