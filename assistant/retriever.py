@@ -146,18 +146,4 @@ def interleave(rankings: Sequence[Sequence[ScoredPassage]]) -> list[ScoredPassag
 def scored(
     passage: Passage, score: float, dense: float | None, lexical: float | None
 ) -> ScoredPassage:
-    return ScoredPassage(
-        chunk_id=passage.id,
-        article_id=passage.article_id,
-        title=passage.title,
-        published=passage.published,
-        source=passage.source,
-        sources=passage.sources,
-        url=passage.url,
-        text=passage.text,
-        start=passage.start,
-        end=passage.end,
-        score=score,
-        dense=dense,
-        lexical=lexical,
-    )
+    return ScoredPassage(**vars(passage), score=score, dense=dense, lexical=lexical)

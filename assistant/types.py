@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from index.catalog import Passage
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -51,25 +53,20 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class ScoredPassage:
+class ScoredPassage(Passage):
     """A retrieved passage with the scores that ranked it (shown by /search)."""
 
-    chunk_id: str
-    article_id: str
-    title: str
-    published: date | None
-    source: str
-    sources: tuple[str, ...]
-    url: str
-    text: str
-    start: int
-    end: int
-    score: float
+    score: float = 0.0
     dense: float | None = None
     lexical: float | None = None
 
+    @property
+    def chunk_id(self) -> str:
+        return self.id
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["chunk_id"] = data.pop("id")
         data["published"] = self.published.isoformat() if self.published else None
         data["sources"] = list(self.sources)
         return data

@@ -179,7 +179,7 @@ def test_planner_reads_outlets_dates_and_parts() -> None:
 
 def test_diversity_caps_passages_per_article() -> None:
     def p(article: str, n: int) -> ScoredPassage:
-        return ScoredPassage(f"{article}:{n}", article, "", None, "", (), "", "", 0, 0, 1.0)
+        return ScoredPassage(f"{article}:{n}", article, "", None, "", (), "", "", 0, 0, score=1.0)
 
     ranked = [p("a", 0), p("a", 1), p("a", 2), p("b", 0), p("c", 0)]
     assert [x.chunk_id for x in diversify(ranked, 4, 2)] == ["a:0", "a:1", "b:0", "c:0"]
