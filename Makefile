@@ -40,6 +40,7 @@ test: install browser check
 	$(BIN)/pytest
 
 bench: install
+	$(BIN)/python bench/api.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
 

@@ -1,0 +1,103 @@
+"""Server cold start and /ask latency on the demo corpus.
+
+    python bench/api.py [--questions N]
+
+Indexes demo/articles into a temporary data directory, starts `newsdesk serve` as a separate
+process and times it until /health answers (cold start: imports, model load, warm-up), then
+asks N questions (default 20, cycling through a fixed list) over HTTP and prints the median and
+p95 of the /ask round trip. The baseline printed beside it is GET /health in the same run: the
+cost of the HTTP path alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+QUESTIONS = [
+    "Who attended the Moscow meeting?",
+    "What did Israel's foreign ministry call the meeting?",
+    "What is the capital of Australia?",
+    "Who won the Mexico City Grand Prix?",
+    "What happened in Acapulco?",
+    "Who is the new Speaker of the House?",
+    "What did the European Central Bank decide?",
+    "Where did the aid convoy enter Gaza?",
+    "What happened at the airport in Dagestan?",
+    "Why did US jets strike sites in Syria?",
+]
+
+
+def call(url: str, body: dict[str, object] | None = None) -> float:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as response:
+        response.read()
+    return 1000 * (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--questions", type=int, default=20)
+    args = parser.parse_args()
+    newsdesk = [sys.executable, "-m", "newsdesk.cli"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    with tempfile.TemporaryDirectory() as folder:
+        data = str(Path(folder) / "data")
+        subprocess.run(
+            [*newsdesk, "ingest", str(REPO / "demo" / "articles"), "--data-dir", data],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        start = time.perf_counter()
+        server = subprocess.Popen(
+            [*newsdesk, "serve", "--port", str(port), "--data-dir", data],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            while True:
+                try:
+                    call(f"{url}/health")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            cold = time.perf_counter() - start
+            asks = [
+                call(f"{url}/ask", {"question": QUESTIONS[i % len(QUESTIONS)]})
+                for i in range(args.questions)
+            ]
+            health = [call(f"{url}/health") for _ in range(args.questions)]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| server cold start (spawn to first /health 200) | {cold:.1f} s |")
+    print(
+        f"| POST /ask over {args.questions} questions | median {statistics.median(asks):.0f} ms, "
+        f"p95 {sorted(asks)[int(0.95 * (len(asks) - 1))]:.0f} ms |"
+    )
+    print(f"| GET /health (HTTP baseline, same run) | median {statistics.median(health):.1f} ms |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
