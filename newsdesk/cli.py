@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", parents=[common], help="index size and location")
     status.set_defaults(run=run_status)
+
+    from eval.cli import add_commands as add_eval_commands
+
+    add_eval_commands(commands, common)
     return parser
 
 

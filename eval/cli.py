@@ -1,0 +1,329 @@
+"""`newsdesk eval run|compare|build-suites|validate-scorer`.
+
+Module-level imports stay at argparse and pathlib so `newsdesk --help` does not pay for the
+model stack; each command imports what it needs when it runs. Exit status: 0 pass, 1 a
+measured metric below its threshold (or a case the target failed on), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eval.gate import Thresholds
+    from newsdesk.settings import Settings
+
+__all__ = ["EvalUsageError", "add_commands"]
+
+_MIN_OPTIONS = (
+    "faithfulness",
+    "citation_precision",
+    "citation_recall",
+    "correctness",
+    "recall_at_k",
+    "mrr",
+    "refusal_accuracy",
+)
+_MAX_OPTIONS = ("wrong_refusal_rate", "counterfactual_repeat_rate", "latency_p95_ms")
+
+
+class EvalUsageError(Exception):
+    """A problem with the user's input: printed as one line like newsdesk's own CliError,
+    exit status 2. Handled here rather than by raising newsdesk.cli.CliError, because under
+    ``python -m newsdesk.cli`` that module runs as ``__main__`` and a lazily imported
+    ``newsdesk.cli.CliError`` is a different class its handler would not catch."""
+
+
+def _usage_error(message: str) -> EvalUsageError:
+    return EvalUsageError(message)
+
+
+Command = Callable[[argparse.Namespace, "Settings"], int]
+
+
+def _guarded(command: Command) -> Command:
+    @functools.wraps(command)
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return command(args, settings)
+        except EvalUsageError as exc:
+            print(f"newsdesk: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def add_commands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        parents=[common],
+        help="evaluate answers: run suites, compare reports, build benchmark suites",
+        description="Measure faithfulness, citations, correctness, retrieval and refusals.",
+    )
+    commands = parser.add_subparsers(dest="eval_command", required=True, metavar="EVAL_COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="run a suite and gate on thresholds",
+        description="Ask every question of SUITE (JSON Lines), score the answers, write "
+        "reports, and exit 1 when a measured metric is below its threshold.",
+    )
+    run.add_argument("suite", type=Path, metavar="SUITE")
+    run.add_argument(
+        "--corpus",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATH",
+        help="index these files/folders into a fresh temporary index first",
+    )
+    run.add_argument("--report", type=Path, default=None, metavar="DIR", help="write reports here")
+    run.add_argument("--against", default=None, metavar="URL", help="drive a running server")
+    run.add_argument("--top-k", type=int, default=None, metavar="K")
+    for metric in _MIN_OPTIONS:
+        run.add_argument(
+            f"--min-{metric.replace('_', '-')}",
+            dest=f"min_{metric}",
+            type=float,
+            default=None,
+            metavar="X",
+        )
+    for metric in _MAX_OPTIONS:
+        run.add_argument(
+            f"--max-{metric.replace('_', '-')}",
+            dest=f"max_{metric}",
+            type=float,
+            default=None,
+            metavar="X",
+        )
+    run.add_argument(
+        "--thresholds",
+        type=Path,
+        default=None,
+        metavar="FILE.json",
+        help="thresholds file (default: eval/thresholds.json unless a --min/--max is given)",
+    )
+    run.add_argument(
+        "--answerer",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="answer with FACTORY(assistant) instead of the built-in assistant",
+    )
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.set_defaults(run=_guarded(run_eval))
+
+    compare = commands.add_parser(
+        "compare", parents=[common], help="metric deltas and changed cases between two reports"
+    )
+    compare.add_argument("before", type=Path, metavar="A")
+    compare.add_argument("after", type=Path, metavar="B")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(run=_guarded(run_compare))
+
+    build = commands.add_parser(
+        "build-suites",
+        parents=[common],
+        help="write suites and corpora from the benchmark data in ../shared",
+    )
+    build.add_argument("--shared", type=Path, default=None, metavar="PATH")
+    build.add_argument("--out", type=Path, default=Path("build/eval"), metavar="DIR")
+    build.add_argument("--full", action="store_true", help="also build the full suites")
+    build.add_argument("--subsets", type=Path, default=None, help=argparse.SUPPRESS)
+    build.set_defaults(run=_guarded(run_build_suites))
+
+    validate = commands.add_parser(
+        "validate-scorer",
+        parents=[common],
+        help="check the faithfulness scorer against human judgements (QAGS)",
+    )
+    validate.add_argument("path", type=Path, nargs="?", default=None, metavar="PATH")
+    validate.add_argument("--json", action="store_true")
+    validate.set_defaults(run=_guarded(run_validate_scorer))
+
+
+def _thresholds(args: argparse.Namespace, suite: str) -> Thresholds:
+    """--thresholds FILE, else the shipped defaults unless any --min/--max is given (then
+    only those bounds apply); --min/--max always override the file's entries."""
+    from eval.gate import Thresholds, default_thresholds_path, load_thresholds
+
+    overrides: dict[str, float | None] = {
+        **{m: getattr(args, f"min_{m}") for m in _MIN_OPTIONS},
+        **{m: getattr(args, f"max_{m}") for m in _MAX_OPTIONS},
+    }
+    given = any(v is not None for v in overrides.values())
+    if args.thresholds is not None:
+        base = load_thresholds(args.thresholds, suite)
+    elif not given:
+        base = load_thresholds(default_thresholds_path(), suite)
+    else:
+        base = Thresholds()
+    return base.with_overrides(overrides)
+
+
+def _progress_printer(quiet: bool) -> Any:
+    def progress(position: int, total: int, result: Any) -> None:
+        if quiet:
+            return
+        if result.error:
+            state = "error"
+        elif result.refused:
+            state = "refused"
+        else:
+            state = {True: "correct", False: "wrong", None: "answered"}[result.correct]
+        faith = "" if result.faithfulness is None else f" faith {result.faithfulness:.2f}"
+        ms = "" if result.latency_ms is None else f" {result.latency_ms:.0f} ms"
+        print(
+            f"  [{position}/{total}] {result.case.id}: {state}{faith}{ms}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return progress
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from eval.gate import ThresholdError, check
+
+    if args.against and (args.corpus or args.answerer):
+        raise _usage_error("--against drives a running server: drop --corpus/--answerer")
+    if args.top_k is not None and not 1 <= args.top_k <= 50:
+        raise _usage_error("--top-k must be between 1 and 50")
+    try:
+        thresholds = _thresholds(args, args.suite.stem)
+    except ThresholdError as exc:
+        raise _usage_error(str(exc)) from None
+    if args.report is not None and args.report.exists() and not args.report.is_dir():
+        raise _usage_error(f"--report {args.report}: exists and is not a folder")
+
+    from eval.report import build_report, failures, summary_table, write_reports
+    from eval.runner import evaluate
+    from eval.suite import SuiteError
+    from eval.targets import AnswererError, TargetError
+    from eval.workspace import CorpusError
+
+    def log(message: str) -> None:
+        print(f"eval: {message}", file=sys.stderr, flush=True)
+
+    try:
+        run = evaluate(
+            args.suite,
+            settings,
+            corpus=args.corpus,
+            against=args.against,
+            answerer=args.answerer,
+            top_k=args.top_k,
+            progress=_progress_printer(quiet=False),
+            log=log,
+        )
+    except (SuiteError, CorpusError, AnswererError) as exc:
+        raise _usage_error(str(exc)) from None
+    except TargetError as exc:
+        raise _usage_error(f"cannot reach the server: {exc}") from None
+
+    checks = check(run.aggregate, thresholds, run.counts["errors"])
+    report = build_report(run, checks, thresholds)
+    written = write_reports(report, args.report) if args.report is not None else []
+    if args.json:
+        summary = {
+            "suite": report["suite"],
+            "passed": report["passed"],
+            "aggregate": report["aggregate"],
+            "counts": report["counts"],
+            "checks": report["gate"]["checks"],
+            "report": [str(p) for p in written],
+        }
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(summary_table(report))
+        if written:
+            print(f"reports: {', '.join(str(p) for p in written)}")
+    if not report["passed"]:
+        print("newsdesk: eval: below threshold: " + "; ".join(failures(report)), file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_compare(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from eval.compare import compare_reports, format_comparison
+    from eval.report import ReportError, load_report
+
+    try:
+        before, after = load_report(args.before), load_report(args.after)
+    except ReportError as exc:
+        raise _usage_error(str(exc)) from None
+    comparison = compare_reports(before, after)
+    print(json.dumps(comparison) if args.json else format_comparison(comparison))
+    return 0
+
+
+def run_build_suites(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.build import BuildError, build_suites
+    from eval.datasets import default_shared
+
+    shared = args.shared or default_shared()
+
+    def log(message: str) -> None:
+        print(f"eval: {message}", file=sys.stderr, flush=True)
+
+    try:
+        built, skipped = build_suites(
+            shared, args.out, full=args.full, subsets=args.subsets, log=log
+        )
+    except BuildError as exc:
+        raise _usage_error(str(exc)) from None
+    for reason in skipped:
+        print(f"skipped {reason}")
+    for suite in built:
+        print(f"{suite.name}: {suite.cases} cases over {suite.articles} articles ({suite.notes})")
+        print(f"  {suite.command()}")
+    print(f"manifest: {args.out / 'manifest.json'}")
+    return 0 if built else 2
+
+
+def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from eval.datasets import default_shared
+
+    path = args.path or default_shared() / "data" / "qags" / "mturk_cnndm.jsonl"
+    if not path.is_file():
+        raise _usage_error(f"{path}: no such QAGS file (pass PATH)")
+
+    from eval.faithfulness import default_scorer
+    from eval.qags import validate_scorer
+    from index.embedder import Embedder
+
+    scorer = default_scorer(Embedder(settings.embedding_package, settings.embed_batch_size))
+    try:
+        result = validate_scorer(scorer, path, scorer.threshold)
+    except (ValueError, KeyError) as exc:
+        raise _usage_error(f"{path}: not a QAGS file ({exc})") from None
+    summary = {
+        "n": int(result["n"]),
+        "auc": round(float(result["auc"]), 4),
+        "balanced_accuracy": round(float(result["balanced_accuracy"]), 4),
+        "threshold": float(result["threshold"]),
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"scorer             {scorer.name}")
+        print(f"claims (n)         {summary['n']}")
+        print(f"ROC AUC            {summary['auc']:.3f}")
+        print(f"balanced accuracy  {summary['balanced_accuracy']:.3f}")
+        print(f"threshold          {summary['threshold']:g}")
+    return 0

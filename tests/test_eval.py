@@ -1,0 +1,485 @@
+"""The evaluation harness: metrics, suites, gating, reports, and the real assistant under it.
+
+Everything answer-side runs the real model and the real assistant (Chroma on disk in temp
+folders, a real uvicorn server for --against). The broken answerer in broken_answerer.py
+proves the gate catches swapped names and misdirected citations rather than passing
+whatever it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO, REPO, Server, newsdesk_command, shared_file
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import broken_answerer
+
+from eval.compare import compare_reports, format_comparison
+from eval.gate import ThresholdError, Thresholds, check, load_thresholds, parse_thresholds
+from eval.html_report import bar_chart, histogram
+from eval.metrics import (
+    contains_answer,
+    exact_match,
+    normalise,
+    passage_matches,
+    percentile,
+    retrieval_scores,
+    token_f1,
+)
+from eval.report import load_report
+from eval.scoring import AGGREGATE_METRICS, CaseResult, aggregate, gold_statement
+from eval.suite import SuiteCase, SuiteError, load_suite
+from eval.testing import SuiteOutcome, assert_suite, check_suite
+from index.embedder import Embedder
+from newsdesk.cli import main
+
+DEMO_SUITE = REPO / "eval" / "suites" / "demo.jsonl"
+SUBSETS = REPO / "eval" / "suites" / "subsets.json"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        newsdesk_command(*args),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# (a) metrics, suites and gating: pure functions
+
+
+class TestNormalisation:
+    def test_case_punctuation_articles_accents(self) -> None:
+        assert normalise("The Rafah crossing!") == "rafah crossing"
+        assert normalise("Andrés Manuel López Obrador") == "andres manuel lopez obrador"
+        assert normalise("the “Squid Game” series [2]") == "squid game series"
+
+    def test_numbers_and_percentages(self) -> None:
+        assert normalise("1,400 people") == normalise("1400 people")
+        assert normalise("4 per cent") == normalise("4%")
+        assert normalise("4.5") != normalise("45")
+
+    def test_containment_needs_whole_words(self) -> None:
+        assert contains_answer("A convoy of 20 trucks crossed [1].", ["20"])
+        assert not contains_answer("About 180 people were hurt.", ["18"])
+        assert contains_answer("Max Verstappen claimed his 16th victory.", ["Verstappen"])
+        assert not contains_answer("Mike Johnson won.", ["Johnson Mike"])
+
+    def test_polar_gold_only_at_the_start(self) -> None:
+        assert contains_answer("No, the article does not say so.", ["no"])
+        assert not contains_answer("There is no sign of a ceasefire.", ["no"])
+
+    def test_token_f1_and_exact_match(self) -> None:
+        assert token_f1("Max Verstappen won", ["Max Verstappen"]) == pytest.approx(0.8)
+        assert token_f1("nothing relevant", ["Max Verstappen"]) == 0.0
+        assert token_f1("Verstappen", ["Lewis Hamilton", "Verstappen"]) == 1.0
+        assert exact_match("The Rafah crossing.", ["Rafah crossing"])
+        assert not exact_match("Through the Rafah crossing", ["Rafah crossing"])
+
+    def test_gold_statement(self) -> None:
+        assert gold_statement("Who won the Mexico City Grand Prix?", "Max Verstappen") == (
+            "Max Verstappen won the Mexico City Grand Prix."
+        )
+        assert gold_statement("Who did Israel blame?", "Hamas") == "Who did Israel blame: Hamas."
+
+    def test_percentile(self) -> None:
+        assert percentile([], 50) is None
+        assert percentile([10.0, 20.0, 30.0, 40.0], 50) == pytest.approx(25.0)
+        assert percentile([10.0, 20.0, 30.0, 40.0], 95) == pytest.approx(38.5)
+
+
+class TestRetrievalMatching:
+    FACT = "The lorries passed through the Rafah crossing, the only entry point into Gaza."
+
+    def test_verbatim_after_normalisation(self) -> None:
+        passage = "Aid arrived. THE LORRIES passed through the Rafah crossing - the only entry point into Gaza!"
+        assert passage_matches(passage, self.FACT)
+
+    def test_coverage_of_content_words(self) -> None:
+        # Reworded around the edges but 80%+ of the fact's content words are there.
+        reworded = (
+            "Lorries passed through Rafah crossing, the only entry point into Gaza, on Saturday."
+        )
+        assert passage_matches(reworded, self.FACT)
+        assert not passage_matches("Trucks waited in Egypt near the border.", self.FACT)
+
+    def test_recall_and_mrr_over_evidence(self) -> None:
+        passages = ["unrelated text about rates", "Mike Johnson won 220 votes.", self.FACT]
+        recall, rr = retrieval_scores(passages, [self.FACT, "a fact nobody retrieved here"], [])
+        assert recall == 0.5
+        assert rr == pytest.approx(1 / 3)
+
+    def test_answer_text_when_there_is_no_evidence(self) -> None:
+        passages = ["The ECB held rates.", "Johnson won 220 votes on the floor."]
+        assert retrieval_scores(passages, [], ["220 votes"]) == (1.0, 0.5)
+        assert retrieval_scores(passages, [], ["Hakeem Jeffries"]) == (0.0, 0.0)
+        assert retrieval_scores(passages, [], ["yes"]) == (None, None)
+        assert retrieval_scores(passages, [], []) == (None, None)
+
+
+def case_result(case_id: str, **fields: object) -> CaseResult:
+    case_fields = {
+        k: fields.pop(k) for k in ("answers", "unanswerable", "fake_answer") if k in fields
+    }
+    return CaseResult(case=SuiteCase(id=case_id, question="q?", **case_fields), **fields)  # type: ignore[arg-type]
+
+
+class TestAggregates:
+    def test_unmeasurable_metrics_are_null_not_zero(self) -> None:
+        results = [
+            case_result(
+                "a",
+                answers=("x",),
+                faithfulness=1.0,
+                citation_precision=1.0,
+                citation_recall=1.0,
+                correct=True,
+                latency_ms=10.0,
+            ),
+        ]
+        agg = aggregate(results)
+        assert set(agg) == set(AGGREGATE_METRICS)
+        assert agg["refusal_accuracy"] is None
+        assert agg["counterfactual_repeat_rate"] is None
+        assert agg["recall_at_k"] is None
+        assert agg["correctness"] == 1.0
+        assert agg["n_cases"] == 1
+
+    def test_refusals_count_where_they_belong(self) -> None:
+        results = [
+            case_result("ok", answers=("x",), correct=True, faithfulness=1.0),
+            case_result("wrongly-refused", answers=("y",), refused=True, correct=False),
+            case_result("rightly-refused", unanswerable=True, refused=True),
+            case_result("should-refuse", unanswerable=True, faithfulness=0.5),
+        ]
+        agg = aggregate(results)
+        assert agg["refusal_accuracy"] == 0.5
+        assert agg["wrong_refusal_rate"] == 0.5
+        assert agg["correctness"] == 0.5
+        # Refusals make no claims: faithfulness averages over answers that said something.
+        assert agg["faithfulness"] == 0.75
+
+    def test_counterfactual_repeat_rate(self) -> None:
+        results = [
+            case_result("a", answers=("Tampa",), fake_answer="Glendale", fake_repeated=True),
+            case_result("b", answers=("Tampa",), fake_answer="Glendale", fake_repeated=False),
+        ]
+        assert aggregate(results)["counterfactual_repeat_rate"] == 0.5
+
+
+class TestGate:
+    def test_direction_follows_the_metric(self) -> None:
+        bounds = Thresholds(
+            {"faithfulness": 0.9, "wrong_refusal_rate": 0.1, "refusal_accuracy": 0.5}
+        )
+        aggregate_values = {
+            "faithfulness": 0.95,
+            "wrong_refusal_rate": 0.2,
+            "refusal_accuracy": None,
+        }
+        checks = {c.metric: c for c in check(aggregate_values, bounds)}
+        assert checks["faithfulness"].status == "pass"
+        assert checks["wrong_refusal_rate"].status == "fail"
+        assert checks["wrong_refusal_rate"].op == "<="
+        assert checks["refusal_accuracy"].status == "not measured"
+        assert checks["errors"].status == "pass"
+        assert check(aggregate_values, Thresholds({}), errors=2)[-1].status == "fail"
+
+    def test_suite_entries_lay_over_the_default(self) -> None:
+        data = {
+            "default": {"faithfulness": 0.9, "correctness": 0.5},
+            "suites": {"rgb-ci": {"correctness": None, "counterfactual_repeat_rate": 1.0}},
+        }
+        assert parse_thresholds(data, "t.json", "demo").bounds == {
+            "faithfulness": 0.9,
+            "correctness": 0.5,
+        }
+        assert parse_thresholds(data, "t.json", "rgb-ci").bounds == {
+            "faithfulness": 0.9,
+            "counterfactual_repeat_rate": 1.0,
+        }
+
+    def test_bad_thresholds_are_usage_errors(self) -> None:
+        with pytest.raises(ThresholdError, match="unknown metric 'faithfullness'"):
+            parse_thresholds({"faithfullness": 0.9}, "t.json", "demo")
+        with pytest.raises(ThresholdError, match="between 0 and 1"):
+            parse_thresholds({"correctness": 50}, "t.json", "demo")
+
+    def test_shipped_thresholds_parse_for_every_ci_suite(self) -> None:
+        path = REPO / "eval" / "thresholds.json"
+        for suite in ("demo", "multihop-ci", "realtimeqa-ci", "rgb-ci"):
+            assert load_thresholds(path, suite).bounds, suite
+
+
+class TestSuiteFiles:
+    def write(self, tmp_path: Path, *lines: str) -> Path:
+        path = tmp_path / "suite.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def test_fields_and_defaults(self, tmp_path: Path) -> None:
+        path = self.write(
+            tmp_path,
+            '{"question": "Who won?", "answer": ["Max Verstappen", "Verstappen"], "kind": "who"}',
+            "",
+            '{"id": 7, "question": "Who?", "unanswerable": true, '
+            '"filters": {"source": "CNN", "published_after": "2023-10-01"}}',
+            '{"question": "Where?", "evidence": "The Rafah crossing.", "fake_answer": "Erez"}',
+        )
+        first, second, third = load_suite(path)
+        assert first.id == "1" and first.answers == ("Max Verstappen", "Verstappen")
+        assert second.id == "7" and second.unanswerable and second.filters is not None
+        assert second.filters_dict() == {"source": "CNN", "published_after": "2023-10-01"}
+        assert third.evidence == ("The Rafah crossing.",) and third.fake_answer == "Erez"
+
+    @pytest.mark.parametrize(
+        ("line", "message"),
+        [
+            ('{"question": "Who?", "anwser": "x"}', "unknown key 'anwser'"),
+            ('{"question": "Who?", "answer": 42}', "'answer' must be a non-empty string"),
+            ('{"question": "", "answer": "x"}', "'question' is missing or empty"),
+            ('{"question": "Who?", "answer": "x", "unanswerable": true}', "cannot have a gold"),
+            ('{"question": "Who?", "filters": {"published_after": "last week"}}', "not a date"),
+            ('{"question": "Who?"', "malformed JSON"),
+            ('["Who?"]', "expected a JSON object"),
+        ],
+    )
+    def test_bad_line_names_file_and_line(self, tmp_path: Path, line: str, message: str) -> None:
+        path = self.write(tmp_path, '{"question": "Fine?"}', line)
+        with pytest.raises(SuiteError, match=message) as info:
+            load_suite(path)
+        assert str(info.value).startswith(f"{path}:2:")
+
+    def test_duplicate_ids(self, tmp_path: Path) -> None:
+        path = self.write(
+            tmp_path, '{"id": "a", "question": "x?"}', '{"id": "a", "question": "y?"}'
+        )
+        with pytest.raises(SuiteError, match=r":2: duplicate id 'a' \(first on line 1\)"):
+            load_suite(path)
+
+    def test_cli_bad_suite_and_bad_options_exit_2(self, tmp_path: Path) -> None:
+        path = self.write(tmp_path, '{"question": "Fine?"}', '{"question": "Who?", "anwser": "x"}')
+        result = run_cli("eval", "run", str(path), "--corpus", str(DEMO))
+        assert result.returncode == 2, result.stderr
+        assert f"{path}:2: unknown key 'anwser'" in result.stderr
+        result = run_cli(
+            "eval", "run", str(path), "--against", "http://127.0.0.1:9", "--corpus", str(DEMO)
+        )
+        assert result.returncode == 2
+        assert "--against" in result.stderr
+
+    def test_demo_suite_is_well_formed(self) -> None:
+        cases = load_suite(DEMO_SUITE)
+        assert 10 <= len(cases) <= 16
+        assert sum(c.unanswerable for c in cases) >= 3
+        assert all(c.answers for c in cases if not c.unanswerable)
+
+    def test_subsets_hold_ids_only(self) -> None:
+        """The repo must not hold copies of ../shared data: only short ids."""
+        data = json.loads(SUBSETS.read_text())
+        for name in ("realtimeqa", "multihop", "rgb"):
+            for ids in data[name].values():
+                assert ids and all(
+                    isinstance(i, str) and len(i) <= 32 and " " not in i for i in ids
+                )
+
+
+class TestPlots:
+    def test_bar_chart_draws_thresholds_and_nulls(self) -> None:
+        svg = bar_chart({"faithfulness": 0.5, "refusal_accuracy": None}, {"faithfulness": 0.9})
+        assert svg.startswith("<svg") and svg.endswith("</svg>")
+        assert "not measured" in svg
+        assert "#c23b3b" in svg  # the failing bar is red
+        assert "stroke-dasharray" in svg  # the threshold line
+
+    def test_histogram_counts(self) -> None:
+        svg = histogram([0.05, 0.95, 0.97, 1.0], "faith", lo=0.0, hi=1.0)
+        assert ">3</text>" in svg and ">1</text>" in svg
+        assert "<script" not in histogram([1.0, 2000.0], "<script>x</script>", unit=" ms")
+
+
+# --------------------------------------------------------------------------------------------
+# (b)-(e) the real assistant on the demo suite
+
+
+@pytest.fixture(scope="module")
+def honest(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> SuiteOutcome:
+    report = tmp_path_factory.mktemp("honest") / "report"
+    return assert_suite(DEMO_SUITE, [DEMO], embedder=embedder, report_dir=report)
+
+
+@pytest.fixture(scope="module")
+def honest_report_dir(honest: SuiteOutcome, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from eval.report import write_reports
+
+    folder = tmp_path_factory.mktemp("honest-report")
+    write_reports(honest.report, folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_real_assistant_passes_the_default_gate_on_the_demo_suite(honest: SuiteOutcome) -> None:
+    agg = honest.aggregate
+    assert honest.passed
+    assert agg["n_cases"] == len(load_suite(DEMO_SUITE))
+    # Every metric this suite can measure is measured.
+    for metric in ("faithfulness", "correctness", "recall_at_k", "mrr", "refusal_accuracy"):
+        assert agg[metric] is not None, metric
+    assert agg["counterfactual_repeat_rate"] is None  # no fake_answer in the demo suite
+    ids = {c["id"]: c for c in honest.report["cases"]}
+    assert ids["nobel-literature"]["refused"]
+    assert ids["rafah"]["correct"] and ids["rafah"]["retrieved"]
+
+
+@pytest.mark.slow
+def test_swapped_names_are_caught(honest: SuiteOutcome, embedder: Embedder) -> None:
+    broken = check_suite(
+        DEMO_SUITE, [DEMO], embedder=embedder, answerer=broken_answerer.swapped_names
+    )
+    assert not broken.passed
+    assert broken.aggregate["faithfulness"] < honest.aggregate["faithfulness"] - 0.3  # type: ignore[operator]
+    assert broken.aggregate["citation_precision"] < honest.aggregate["citation_precision"] - 0.3  # type: ignore[operator]
+    speaker = next(c for c in broken.report["cases"] if c["id"] == "speaker")
+    assert speaker["unsupported"], "the claim with a swapped name must be reported unsupported"
+    assert "Mike Johnson" not in speaker["answer"]
+
+
+@pytest.fixture(scope="module")
+def broken_cli_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    report = tmp_path_factory.mktemp("broken") / "report"
+    result = run_cli(
+        "eval",
+        "run",
+        str(DEMO_SUITE),
+        "--corpus",
+        str(DEMO),
+        "--report",
+        str(report),
+        "--answerer",
+        "broken_answerer:factory",
+        env={"PYTHONPATH": str(REPO / "tests")},
+    )
+    return result, report
+
+
+@pytest.mark.slow
+def test_cli_gate_fails_on_the_broken_answerer(
+    broken_cli_run: tuple[subprocess.CompletedProcess[str], Path], honest: SuiteOutcome
+) -> None:
+    result, report_dir = broken_cli_run
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "below threshold" in result.stderr and "faithfulness" in result.stderr
+    assert "FAIL" in result.stdout
+    broken = load_report(report_dir)
+    for metric in ("faithfulness", "citation_precision"):
+        assert broken["aggregate"][metric] < honest.aggregate[metric] - 0.5  # type: ignore[operator]
+
+
+@pytest.mark.slow
+def test_report_files(honest_report_dir: Path, honest: SuiteOutcome) -> None:
+    report = json.loads((honest_report_dir / "report.json").read_text())
+    assert list(report["aggregate"]) == list(AGGREGATE_METRICS)
+    assert report["config"]["suite"].endswith("demo.jsonl") and report["config"]["top_k"] == 5
+    case = report["cases"][0]
+    for key in ("unsupported", "retrieved", "latency_ms", "claims", "citations"):
+        assert key in case
+    markdown = (honest_report_dir / "report.md").read_text()
+    assert "| faithfulness |" in markdown
+    html = (honest_report_dir / "report.html").read_text()
+    assert html.count("<svg") >= 3  # metrics bar chart, faithfulness and latency histograms
+    assert "<script" not in html and "<link" not in html and " src=" not in html
+    assert "Who was elected speaker of the House?" in html
+
+
+@pytest.mark.slow
+def test_html_shows_unsupported_claims_with_their_passages(
+    broken_cli_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    html = (broken_cli_run[1] / "report.html").read_text()
+    assert "Unsupported claims and the passages they cite" in html
+    assert "FAIL" in html
+
+
+@pytest.mark.slow
+def test_compare_prints_deltas_and_changed_cases(
+    honest_report_dir: Path, broken_cli_run: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
+    result = run_cli(
+        "eval", "compare", str(honest_report_dir), str(broken_cli_run[1] / "report.json")
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("faithfulness"))
+    before, after, delta = line.split()[1:4]
+    assert float(before) == 1.0 and float(after) < 0.5 and delta.startswith("-")
+    assert "worse" in line
+    assert "speaker: " in result.stdout  # a case whose faithfulness changed is listed
+    comparison = compare_reports(load_report(honest_report_dir), load_report(honest_report_dir))
+    assert comparison["changed_cases"] == []
+    assert "0 case(s) changed" in format_comparison(comparison)
+
+
+# --------------------------------------------------------------------------------------------
+# (f) the benchmark suites, (g) a running server, and the scorer check
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_build_suites_and_run_the_multihop_ci_subset(tmp_path: Path, embedder: Embedder) -> None:
+    shared_file("data", "multihop-rag-sample", "queries.json")
+    out = tmp_path / "suites"
+    result = run_cli("eval", "build-suites", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    built = {s["name"]: s for s in manifest["suites"]}
+    assert built["multihop-ci"]["cases"] == 30 and built["multihop-ci"]["articles"] == 269
+    outcome = assert_suite(
+        out / "multihop-ci.jsonl", [out / "multihop-corpus.jsonl"], embedder=embedder
+    )
+    agg = outcome.aggregate
+    assert agg["refusal_accuracy"] is not None and agg["recall_at_k"] is not None
+    assert set(outcome.run.by_kind) == {
+        "comparison_query",
+        "inference_query",
+        "null_query",
+        "temporal_query",
+    }
+
+
+@pytest.mark.slow
+def test_against_a_running_server(demo_server: Server, embedder: Embedder) -> None:
+    outcome = assert_suite(DEMO_SUITE, against=demo_server.url, embedder=embedder)
+    assert outcome.report["config"]["target"] == "http"
+    assert outcome.report["config"]["server"]["status"] == "ok"
+    rafah = next(c for c in outcome.report["cases"] if c["id"] == "rafah")
+    assert rafah["retrieved"] and rafah["citations"] and rafah["latency_ms"] > 0
+
+
+@pytest.mark.shared
+def test_validate_scorer_command_on_a_qags_sample(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qags = shared_file("data", "qags", "mturk_cnndm.jsonl")
+    sample = tmp_path / "qags.jsonl"
+    lines = qags.read_text().splitlines()[:6]
+    sample.write_text("\n".join(lines) + "\n")
+    n = sum(len(json.loads(x)["summary_sentences"]) for x in lines)
+    assert main(["eval", "validate-scorer", str(sample), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"n", "auc", "balanced_accuracy", "threshold"}
+    assert data["n"] == n and 0.5 < data["auc"] <= 1.0
+    assert main(["eval", "validate-scorer", str(tmp_path / "missing.jsonl")]) == 2
+    assert "no such QAGS file" in capsys.readouterr().err
