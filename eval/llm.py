@@ -183,9 +183,9 @@ class LlamaVerifier:
         return self._head, tail
 
     def _p_yes(self, claim: str, evidence: str) -> float:
+        llm = self._model()  # first: it names the missing extra when llama_cpp is absent
         from llama_cpp import llama_get_logits_ith
 
-        llm = self._model()
         head, tail = self._tokens(claim, evidence)
         cached = llm.input_ids[: len(head)].tolist()
         if llm.n_tokens >= len(head) and cached == head:

@@ -334,11 +334,29 @@ def run_watch(args: argparse.Namespace, settings: Settings) -> int:
     def report(line: str) -> None:
         print(line, flush=True)
 
+    import signal
+    import threading
+
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.set()  # finish the batch in hand, then leave: never stop mid-write
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     print(f"watching {args.folder} (Ctrl-C to stop)", flush=True)
     try:
-        watch(args.folder, sink, report, interval=args.interval, debounce=args.debounce)
+        watch(
+            args.folder,
+            sink,
+            report,
+            interval=args.interval,
+            debounce=args.debounce,
+            stop=stopping.is_set,
+        )
     finally:
         ingester.close()
+    print("stopped watching", flush=True)
     return 0
 
 

@@ -135,12 +135,18 @@ def test_watch_indexes_new_and_changed_files(tmp_path: Path) -> None:
         assert ready_count(data) == 2
         assert process.poll() is None  # a bad file did not end the watch
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        log.close()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=120)  # a batch in hand is finished first
+        finally:
+            if process.poll() is None:
+                process.kill()
+            log.close()
+    assert process.returncode == 0
     output = (tmp_path / "watch.log").read_text()
     assert "bad.txt" in output and "binary" in output
     assert "1 added" in output
+    assert "stopped watching" in output
 
 
 def test_questions_are_answered_while_realtimeqa_pages_are_ingested(
