@@ -152,11 +152,19 @@ def by_number(item: tuple[int, int]) -> int:
 
 
 def attach_markers(sentence: str, markers: str) -> str:
-    """'He left.' -> 'He left [1].' so the marker sits inside the sentence it supports."""
+    """'He left.' -> 'He left [1].' so the marker sits inside the sentence it supports. A
+    trailing ellipsis (search snippets end in one) goes, so no reader mistakes '... [1].' for
+    a sentence break before the marker."""
     text = sentence.rstrip()
-    if text.endswith((".", "!", "?")):
-        return f"{text[:-1]} {markers}{text[-1]}"
-    return f"{text} {markers}"
+    unquoted = text.rstrip("\"'”’)]")
+    closing = text[len(unquoted) :]
+    body = unquoted.rstrip(" .!?…")
+    if not body:
+        return f"{text} {markers}"
+    tail = unquoted[len(body) :]
+    end = next((c for c in reversed(tail) if c in "!?"), ".")
+    # 'It was "obscene."' -> 'It was "obscene" [1].': the marker stays inside the sentence.
+    return f"{body}{closing} {markers}{end}"
 
 
 def citation(number: int, passage: ScoredPassage) -> Citation:

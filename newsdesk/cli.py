@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
-    if args.data_dir is not None:
+    if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = args.data_dir
     try:
         settings = Settings(**overrides)
@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--data-dir",
         type=Path,
-        default=None,
+        # SUPPRESS: given before or after the command, one value survives the subparser.
+        default=argparse.SUPPRESS,
         help="folder holding the index (default: $NEWSDESK_DATA_DIR or ./newsdesk-data)",
     )
     parser = argparse.ArgumentParser(

@@ -90,3 +90,21 @@ def test_filters_limit_the_evidence(assistant: Assistant) -> None:
     answer = assistant.ask("Who attended the Moscow meeting?", filters=late)
     assert all(c.published and c.published >= "2023-10-30" for c in answer.citations)
     assert "Bogdanov" not in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("sentence", "marked"),
+    [
+        ("He left.", "He left [1]."),
+        ("Is it over?", "Is it over [1]?"),
+        ('It was "obscene."', 'It was "obscene" [1].'),
+        ("The game was in Glendale, Arizona ...", "The game was in Glendale, Arizona [1]."),
+        ("No full stop", "No full stop [1]."),
+    ],
+)
+def test_markers_sit_inside_the_sentence_they_support(sentence: str, marked: str) -> None:
+    """A marker after a closing quote or an ellipsis reads as the start of the next sentence,
+    and the claim it supports loses its citation."""
+    from assistant.composer import attach_markers
+
+    assert attach_markers(sentence, "[1]") == marked
