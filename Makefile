@@ -9,10 +9,14 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: install demo test check lint typecheck browser bench clean
 
 # torch first and pinned: a bare requirement pulls a multi-GB CUDA build.
+# The `local` extra (the in-process reader model) brings llama-cpp-python, which has no wheel
+# for this platform and compiles from source: ~5-8 min once on 2 cores, using every core
+# (CMAKE_BUILD_PARALLEL_LEVEL); pip caches the built wheel, so later installs take seconds.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(BIN)/pip install --quiet -e '.[dev,local]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -11,9 +11,9 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.routes import articles, chat, openai_compat, qa
-from api.services import Services
-from newsdesk import registry
-from newsdesk.settings import Settings
+from assistant.runtime import Runtime
+from core.settings import Settings
+from index import owner
 
 STATIC = Path(__file__).parent / "static"
 
@@ -21,18 +21,18 @@ STATIC = Path(__file__).parent / "static"
 def create_app(settings: Settings, *, register: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.start(settings)
-        app.state.services = services
+        runtime = Runtime(settings).start_serving()
+        app.state.runtime = runtime
         if register:
             # Written under the write lock, so a CLI ingest sees it before it would write.
-            with services.writer.lock:
-                registry.register(settings, f"http://{settings.host}:{settings.port}")
+            with runtime.lock:
+                owner.register(settings, f"http://{settings.host}:{settings.port}")
         try:
             yield
         finally:
             if register:
-                registry.unregister(settings)
-            services.close()
+                owner.unregister(settings)
+            runtime.close()
 
     app = FastAPI(
         title="Newsdesk",

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api.schemas import CitationOut, FiltersIn
+from api.schemas import CitationOut, FiltersIn, Question
 
-Message = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Message = Question
 
 
 class ChatRequest(BaseModel):

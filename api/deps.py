@@ -1,4 +1,4 @@
-"""Route dependencies: the shared services and the write-key check."""
+"""Route dependencies: the runtime the app was started with, and the write-key check."""
 
 from __future__ import annotations
 
@@ -7,24 +7,24 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from api.services import Services
+from assistant.runtime import Runtime
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def require_write_key(
-    services: ServicesDep,
+    runtime: RuntimeDep,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:
     """Writes need NEWSDESK_API_KEY when one is set (X-API-Key or Bearer); reads stay open."""
-    expected = services.settings.api_key
+    expected = runtime.settings.api_key
     if not expected:
         return
     given = x_api_key

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from index.articles import ArticleError
+from core.articles import ArticleError
 from index.lock import LockTimeout
 
 

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from assistant.types import Filters
+from core.records import MAX_QUESTION_CHARS, MAX_TOP_K, Citation, Filters
 
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Question = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)
+]
 
 
 class FiltersIn(BaseModel):
@@ -21,12 +23,7 @@ class FiltersIn(BaseModel):
 
     @model_validator(mode="after")
     def ordered(self) -> FiltersIn:
-        if (
-            self.published_after
-            and self.published_before
-            and self.published_after > self.published_before
-        ):
-            raise ValueError("published_after must not be later than published_before")
+        self.to_filters()  # Filters validates itself; its ValueError becomes a 422
         return self
 
     def to_filters(self) -> Filters:
@@ -37,21 +34,13 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: Question
-    top_k: int | None = Field(default=None, ge=1, le=50)
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K)
     filters: FiltersIn | None = None
 
 
-class CitationOut(BaseModel):
-    id: int
-    article_id: str
-    title: str
-    published: str | None
-    source: str
-    url: str
-    passage: str
-    start: int
-    end: int
-    sources: list[str] = []
+CitationOut = Citation
+"""Citations leave exactly as the assistant makes them: the response schema is the record
+itself (pydantic reads the dataclass), so the two can never drift apart."""
 
 
 class AskResponse(BaseModel):

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from assistant.composer import REFUSAL
 from assistant.conversations import ConversationStore, Turn, new_id
 from assistant.followup import QuestionRewriter
-from assistant.types import Answer, Citation, Filters
+from core.records import Answer, Answerer, Citation, Filters
 
 HISTORY_TURNS = 6
 """Turns a follow-up may refer back to: the last three exchanges."""
-
-
-class Answerer(Protocol):
-    def ask(
-        self, question: str, top_k: int | None = None, filters: Filters | None = None
-    ) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +37,17 @@ class ChatTurn:
     refused: bool
     citations: list[Citation]
 
+    @classmethod
+    def from_answer(cls, pending: PendingTurn, answer: Answer) -> ChatTurn:
+        return cls(
+            conversation_id=pending.conversation_id,
+            message=pending.message,
+            question=pending.question,
+            answer=answer.answer,
+            refused=answer.refused,
+            citations=list(answer.citations),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "conversation_id": self.conversation_id,
@@ -53,7 +58,7 @@ class ChatTurn:
         }
 
 
-class ChatService:
+class Chat:
     def __init__(
         self,
         assistant: Answerer,
@@ -81,14 +86,7 @@ class ChatService:
 
     def complete(self, pending: PendingTurn, filters: Filters | None = None) -> ChatTurn:
         answer = self.assistant.ask(pending.question, None, filters)
-        turn = ChatTurn(
-            conversation_id=pending.conversation_id,
-            message=pending.message,
-            question=pending.question,
-            answer=answer.answer,
-            refused=answer.refused,
-            citations=list(answer.citations),
-        )
+        turn = ChatTurn.from_answer(pending, answer)
         if pending.conversation_id is not None:
             # A conversation deleted while its answer was being composed stays deleted.
             self.store.append(

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from assistant.query import QueryTerms, analyse, missing_names, offers_answer, overlap
 from assistant.sentence_vectors import SentenceVectors
-from assistant.types import Answer, Citation, ScoredPassage
-from index.sentences import split_sentences
+from assistant.terms import QuestionTerms, analyse, missing_names, offers_answer, overlap
+from core.records import Answer, Citation, ScoredPassage
+from core.sentences import split_sentences
 
 REFUSAL = "I could not find an answer to that in the indexed news."
 OVERLAP_WEIGHT = 0.3
@@ -32,7 +32,8 @@ SELECTION_MARGIN = 0.15
 
 @dataclass(frozen=True)
 class Candidate:
-    passage: int
+    passage_index: int
+    """Where the sentence's passage is in the passages being composed from."""
     position: int
     text: str
     similarity: float
@@ -62,7 +63,7 @@ class Composer:
         if not supported:
             return Answer(REFUSAL, True, [], question)
         evidence = " ".join(
-            f"{passages[i].title} {passages[i].text}" for i in {c.passage for c in supported}
+            f"{passages[i].title} {passages[i].text}" for i in {c.passage_index for c in supported}
         )
         if missing_names(terms, evidence):
             return Answer(REFUSAL, True, [], question)
@@ -71,7 +72,7 @@ class Composer:
 
     def candidates(
         self,
-        terms: QueryTerms,
+        terms: QuestionTerms,
         passages: Sequence[ScoredPassage],
         query_vector: NDArray[np.float32],
     ) -> list[Candidate]:
@@ -87,7 +88,7 @@ class Composer:
         similarities = vectors @ query_vector
         out = [
             Candidate(
-                passage=p,
+                passage_index=p,
                 position=pos,
                 text=text,
                 similarity=float(sim),
@@ -119,15 +120,15 @@ class Composer:
             )
             if twin is not None:
                 cites = chosen[twin][1]
-                if candidate.passage not in cites:
-                    cites.append(candidate.passage)
+                if candidate.passage_index not in cites:
+                    cites.append(candidate.passage_index)
                 continue
             if len(chosen) >= self.max_sentences:
                 continue
-            chosen.append((candidate, [candidate.passage]))
+            chosen.append((candidate, [candidate.passage_index]))
             chosen_vectors.append(vector)
         # Read in story order: by passage rank, then by position in the passage.
-        chosen.sort(key=lambda item: (item[0].passage, item[0].position))
+        chosen.sort(key=lambda item: (item[0].passage_index, item[0].position))
         return chosen
 
     def render(
@@ -142,7 +143,8 @@ class Composer:
             markers = "".join(f"[{numbers.setdefault(p, len(numbers) + 1)}]" for p in cites)
             sentences.append(attach_markers(candidate.text, markers))
         citations = [
-            citation(number, passages[p]) for p, number in sorted(numbers.items(), key=by_number)
+            Citation.from_passage(number, passages[p])
+            for p, number in sorted(numbers.items(), key=by_number)
         ]
         return Answer(" ".join(sentences), False, citations, question)
 
@@ -165,18 +167,3 @@ def attach_markers(sentence: str, markers: str) -> str:
     end = next((c for c in reversed(tail) if c in "!?"), ".")
     # 'It was "obscene."' -> 'It was "obscene" [1].': the marker stays inside the sentence.
     return f"{body}{closing} {markers}{end}"
-
-
-def citation(number: int, passage: ScoredPassage) -> Citation:
-    return Citation(
-        id=number,
-        article_id=passage.article_id,
-        title=passage.title,
-        published=passage.published.isoformat() if passage.published else None,
-        source=passage.source,
-        url=passage.url,
-        passage=passage.text,
-        start=passage.start,
-        end=passage.end,
-        sources=list(passage.sources),
-    )

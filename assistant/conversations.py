@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from assistant.types import Citation
+from core.records import Citation
 
 Role = Literal["user", "assistant"]
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -276,7 +276,7 @@ def _turn(row: sqlite3.Row) -> Turn:
         role=row["role"],
         text=row["text"],
         question=row["question"],
-        citations=[Citation(**c) for c in json.loads(row["citations"])],
+        citations=[Citation.from_dict(c) for c in json.loads(row["citations"])],
         refused=bool(row["refused"]),
         created_at=datetime.fromisoformat(row["created_at"]),
     )

@@ -19,9 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from assistant.planner import QueryPlan
-from assistant.query import QueryTerms, missing_names, overlap
-from assistant.types import ScoredPassage
-from index.sentences import split_sentences
+from assistant.terms import QuestionTerms, missing_names, overlap
+from core.records import ScoredPassage
+from core.sentences import split_sentences
 
 WEIGHTS = {
     "dense": 1.0,
@@ -45,7 +45,7 @@ class Reranker(Protocol):
     def rerank(
         self,
         plan: QueryPlan,
-        terms: QueryTerms,
+        terms: QuestionTerms,
         candidates: Sequence[ScoredPassage],
         query_vector: NDArray[np.float32],
     ) -> list[ScoredPassage]: ...
@@ -65,7 +65,7 @@ class FeatureReranker:
     def rerank(
         self,
         plan: QueryPlan,
-        terms: QueryTerms,
+        terms: QuestionTerms,
         candidates: Sequence[ScoredPassage],
         query_vector: NDArray[np.float32],
     ) -> list[ScoredPassage]:
@@ -120,7 +120,7 @@ class FeatureReranker:
         return rescored + tail
 
 
-def best_window(terms: QueryTerms, text: str, size: int = 2) -> float:
+def best_window(terms: QuestionTerms, text: str, size: int = 2) -> float:
     """Question coverage of the best run of `size` sentences: the words of an answer stand
     close together, while a long passage can mention them all far apart."""
     spans = [s.text for s in split_sentences(text)]

@@ -15,11 +15,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from assistant.planner import QueryPlan, SubQuery, plan_query
-from assistant.query import analyse
 from assistant.rerank import Reranker, diversify
-from assistant.types import Filters, ScoredPassage
-from index.catalog import Passage
-from index.handle import IndexHandle
+from assistant.terms import analyse
+from core.records import Filters, ScoredPassage
+from index.store import Store
 
 RRF_K = 60
 
@@ -45,12 +44,12 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
 class Retriever:
     def __init__(
         self,
-        handle: IndexHandle,
+        store: Store,
         candidates: int,
         reranker: Reranker | None = None,
         options: RetrievalOptions | None = None,
     ) -> None:
-        self.handle = handle
+        self.store = store
         self.candidates = candidates
         self.reranker = reranker
         self.options = options or RetrievalOptions()
@@ -58,7 +57,7 @@ class Retriever:
     def plan(self, question: str, filters: Filters) -> QueryPlan:
         if not self.options.planning:
             return QueryPlan(question, [SubQuery(question, filters)])
-        catalog = self.handle.catalog
+        catalog = self.store.catalog
         return plan_query(question, filters, catalog.known_sources(), catalog.newest())
 
     def retrieve(
@@ -70,12 +69,12 @@ class Retriever:
     ) -> list[ScoredPassage]:
         filters = filters or Filters()
         if query_vector is None:
-            query_vector = self.handle.embedder.encode([question])[0]
+            query_vector = self.store.embedder.encode([question])[0]
         plan = self.plan(question, filters)
         texts = list(dict.fromkeys(p.text for p in plan.parts if p.text != question))
         vectors = {question: query_vector}
         if texts:
-            vectors |= dict(zip(texts, self.handle.embedder.encode(texts), strict=True))
+            vectors |= dict(zip(texts, self.store.embedder.encode(texts), strict=True))
         rankings = [self._part(plan, part, vectors[part.text]) for part in plan.parts]
         ranked = interleave(rankings)
         per_article = self.options.per_article if self.options.rerank else k
@@ -94,9 +93,9 @@ class Retriever:
     ) -> list[ScoredPassage]:
         """Dense and BM25 candidates fused by reciprocal rank, every one with its dense
         similarity (fetched from Chroma for BM25-only hits) for the reranker."""
-        catalog = self.handle.catalog
+        catalog = self.store.catalog
         article_ids = catalog.ids_matching(filters.source) if filters.source else None
-        dense = self.handle.vectors.query(
+        dense = self.store.vectors.query(
             vector,
             self.candidates,
             after=filters.published_after,
@@ -119,12 +118,12 @@ class Retriever:
         dense_scores = {h.chunk_id: h.similarity for h in dense}
         missing = [cid for cid in fused if cid not in dense_scores and cid in passages]
         if missing and self.options.rerank:
-            for cid, stored in self.handle.vectors.embeddings(missing).items():
+            for cid, stored in self.store.vectors.embeddings(missing).items():
                 dense_scores[cid] = float(stored @ vector)
         lexical_scores = dict(lexical)
         ranked = sorted((c for c in fused if c in passages), key=lambda c: fused[c], reverse=True)
         return [
-            scored(passages[c], fused[c], dense_scores.get(c), lexical_scores.get(c))
+            ScoredPassage.of(passages[c], fused[c], dense_scores.get(c), lexical_scores.get(c))
             for c in ranked
         ]
 
@@ -141,9 +140,3 @@ def interleave(rankings: Sequence[Sequence[ScoredPassage]]) -> list[ScoredPassag
                 seen.add(ranking[rank].chunk_id)
                 out.append(ranking[rank])
     return out
-
-
-def scored(
-    passage: Passage, score: float, dense: float | None, lexical: float | None
-) -> ScoredPassage:
-    return ScoredPassage(**vars(passage), score=score, dense=dense, lexical=lexical)

@@ -12,7 +12,6 @@ cost of the HTTP path alone.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -20,10 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from core.client import NewsdeskClient  # noqa: E402 - after the path is set
+
 QUESTIONS = [
     "Who attended the Moscow meeting?",
     "What did Israel's foreign ministry call the meeting?",
@@ -38,12 +40,10 @@ QUESTIONS = [
 ]
 
 
-def call(url: str, body: dict[str, object] | None = None) -> float:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+def call(client: NewsdeskClient, path: str, body: dict[str, object] | None = None) -> float:
+    """Milliseconds for one request, reply read whole."""
     start = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as response:
-        response.read()
+    client.request("GET" if body is None else "POST", path, body)
     return 1000 * (time.perf_counter() - start)
 
 
@@ -64,7 +64,7 @@ def main() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
+        client = NewsdeskClient(f"http://127.0.0.1:{port}")
         start = time.perf_counter()
         server = subprocess.Popen(
             [*newsdesk, "serve", "--port", str(port), "--data-dir", data],
@@ -74,17 +74,15 @@ def main() -> int:
         )
         try:
             while True:
-                try:
-                    call(f"{url}/health")
+                if client.healthy():
                     break
-                except OSError:
-                    time.sleep(0.05)
+                time.sleep(0.05)
             cold = time.perf_counter() - start
             asks = [
-                call(f"{url}/ask", {"question": QUESTIONS[i % len(QUESTIONS)]})
+                call(client, "/ask", {"question": QUESTIONS[i % len(QUESTIONS)]})
                 for i in range(args.questions)
             ]
-            health = [call(f"{url}/health") for _ in range(args.questions)]
+            health = [call(client, "/health") for _ in range(args.questions)]
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -3,7 +3,7 @@
     python bench/ingest.py [--limit N]
 
 On the RealTimeQA pages in ../shared/data: (1) raw `SentenceTransformer.encode` over exactly the
-chunks that ingest will embed, with the same batch size; (2) a full `IndexWriter.ingest` into a
+chunks that ingest will embed, with the same batch size; (2) a full `runtime.writer.ingest` into a
 fresh data directory (chunking, embedding, Chroma, catalog and BM25 included); (3) the same
 ingest again with nothing changed. Prints chunks/s for both, their ratio (target >= 0.9), and
 the unchanged reindex time as a share of the full ingest (target <= 5%, 0 chunks embedded).
@@ -19,12 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant.runtime import Runtime
+from core.settings import Settings
 from eval.datasets import default_shared, realtimeqa_pages
 from index.chunking import Chunker
-from index.embedder import Embedder
-from index.handle import IndexHandle
-from index.writer import IndexWriter
-from newsdesk.settings import Settings
 
 
 def main() -> int:
@@ -38,7 +36,7 @@ def main() -> int:
         return 2
     articles = realtimeqa_pages(folder)[: args.limit]
     settings = Settings()
-    embedder = Embedder(settings.embedding_package, batch_size=settings.embed_batch_size)
+    embedder = Runtime(settings).embedder
     embedder.encode(["warm up"])
     chunker = Chunker(embedder.token_counter(), settings.chunk_tokens, settings.chunk_overlap)
     texts = [c.text for a in articles for c in chunker.split(a)]
@@ -55,17 +53,15 @@ def main() -> int:
     raw_seconds = time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as folder_name:
-        handle = IndexHandle.open(
-            settings.model_copy(update={"data_dir": Path(folder_name)}), embedder
-        )
-        writer = IndexWriter(handle)
+        runtime = Runtime(settings.model_copy(update={"data_dir": Path(folder_name)}), embedder)
+        writer = runtime.writer
         start = time.perf_counter()
         full = writer.ingest(articles)
         full_seconds = time.perf_counter() - start
         start = time.perf_counter()
         again = writer.ingest(articles)
         again_seconds = time.perf_counter() - start
-        handle.close()
+        runtime.close()
 
     raw_rate = len(texts) / raw_seconds
     ingest_rate = full.chunks_embedded / full_seconds

@@ -24,7 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.service import Assistant
+from assistant.answering import Assistant
+from assistant.runtime import Runtime
+from core.articles import Article
+from core.settings import Settings
 from eval.datasets import (
     Case,
     default_shared,
@@ -33,11 +36,7 @@ from eval.datasets import (
     realtimeqa_cases,
     realtimeqa_pages,
 )
-from index.articles import Article
 from index.embedder import Embedder
-from index.handle import IndexHandle
-from index.writer import IndexWriter
-from newsdesk.settings import Settings
 
 PIPELINES: dict[str, dict[str, object]] = {
     "dense only": {"lexical_search": False, "rerank": False, "plan_queries": False},
@@ -102,10 +101,10 @@ def realtimeqa_gold(case: Case, passage: str) -> list[int]:
 
 def build(cache: Path, name: str, articles: list[Article], embedder: Embedder) -> Path:
     data_dir = cache / name
-    handle = IndexHandle.open(Settings(data_dir=data_dir), embedder)
+    runtime = Runtime(Settings(data_dir=data_dir), embedder)
     start = time.perf_counter()
-    summary = IndexWriter(handle).ingest(articles)
-    handle.close()
+    summary = runtime.writer.ingest(articles)
+    runtime.close()
     print(f"{name}: {summary.line()} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return data_dir
 
@@ -122,7 +121,7 @@ def main() -> int:
     if not data.exists():
         print(f"needs {data} (the benchmark data beside the checkout)", file=sys.stderr)
         return 2
-    embedder = Embedder(Settings().embedding_package)
+    embedder = Runtime(Settings()).embedder
     sets: list[tuple[str, Path, list[Case], Callable[[Case, str], list[int]]]] = []
     if args.only in (None, "multihop"):
         folder = data / "multihop-rag-sample"
@@ -133,9 +132,9 @@ def main() -> int:
         folder = data / "realtimeqa-2023q4"
         path = build(args.cache, "realtimeqa", realtimeqa_pages(folder), embedder)
         cases = realtimeqa_cases(folder)
-        handle = IndexHandle.open(Settings(data_dir=path), embedder)
-        corpus = [normalise(text) for text in handle.catalog.passage_texts()]
-        handle.close()
+        runtime = Runtime(Settings(data_dir=path), embedder)
+        corpus = [normalise(text) for text in runtime.store.catalog.passage_texts()]
+        runtime.close()
         findable = [c for c in cases if any(normalise(c.answers[0]) in p for p in corpus)]
         print(
             f"RealTimeQA: {len(findable)} of {len(cases)} questions have a passage containing "
@@ -151,11 +150,10 @@ def main() -> int:
             if args.pipelines and name not in args.pipelines:
                 continue
             settings = Settings(data_dir=path).model_copy(update=overrides)
-            handle = IndexHandle.open(settings, embedder)
-            assistant = Assistant(handle)
-            assistant.search("warm up", 5)
-            row = evaluate(assistant, cases, gold)
-            handle.close()
+            runtime = Runtime(settings, embedder)
+            runtime.assistant.search("warm up", 5)
+            row = evaluate(runtime.assistant, cases, gold)
+            runtime.close()
             print(
                 f"| {label} | {name} | {row.recall5:.3f} | {row.recall10:.3f} | "
                 f"{row.mrr10:.3f} | {row.p50_ms:.0f} | {row.n} |",

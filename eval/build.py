@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.articles import Article, ArticleError, make_article
 from eval.datasets import (
     Case,
     CounterfactualCase,
@@ -27,7 +28,6 @@ from eval.datasets import (
     write_jsonl,
 )
 from eval.metrics import normalise
-from index.articles import Article, ArticleError, make_article
 
 __all__ = ["BuildError", "BuiltSuite", "build_suites", "default_subsets_path"]
 

@@ -4,6 +4,12 @@ Faithfulness is judged claim by claim: a sentence that fuses two facts can be ha
 one score per answer would hide which half. The splitter is rule-based on purpose: it runs in
 CI without a parser model, and it splits conservatively, because cutting a list of names or a
 relative clause into pieces makes claims that no passage can support on their own.
+
+The judge keeps this sentence splitter rather than using core.sentences, which the assistant
+composes answers with: the answer splitter reads answers, not articles, so it keeps citation
+markers with the sentence they end and treats blank lines and list bullets as boundaries, and
+a judge that shared the assistant's splitter would inherit its blind spots instead of
+catching them.
 """
 
 from __future__ import annotations
@@ -11,12 +17,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.words import (
+    JUDGE_CLAUSE_SUBJECTS,
+    JUDGE_CLAUSE_VERBS,
+    JUDGE_SENTENCE_STARTERS,
+    wordset,
+)
+
 __all__ = ["Claim", "split_claims", "split_sentences", "strip_citations"]
-
-
-def _wordset(words: str) -> frozenset[str]:
-    """Keeps long word lists readable in the source."""
-    return frozenset(words.split())
 
 
 @dataclass
@@ -31,8 +39,10 @@ class Claim:
 # (onyx#1543 cites "[5,7]"), and an unexpanded range would silently drop a citation.
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;\u2013-]\s*\d+)*)\]")
 
-# Abbreviations whose trailing dot is not a sentence end. Lower-case, without the dot.
-_ABBREVIATIONS = _wordset(
+# Abbreviations whose trailing dot is not a sentence end. Lower-case, without the dot. Kept
+# here rather than in core.words: it is this splitter's own list (dotted acronyms included),
+# read by its boundary rules below.
+_ABBREVIATIONS = wordset(
     """
     mr mrs ms dr prof sr jr st mt ft gen col lt sgt capt cmdr adm gov sen rep rev hon pres
     insp supt det cpl pvt maj brig
@@ -41,16 +51,6 @@ _ABBREVIATIONS = _wordset(
     mon tue tues wed thu thur thurs fri sat sun
     vs etc al approx appx no nos vol pp fig eg ie cf ca
     a.m p.m e.g i.e u.s u.k u.n e.u
-    """
-)
-
-# Words that start a new sentence often enough that "... the U.S. The talks" is a boundary
-# even though "U.S." is an abbreviation; any other capitalised word after "U.S." is more
-# likely a continuation ("U.S. President Joe Biden").
-_SENTENCE_STARTERS = _wordset(
-    """
-    the a an he she it they we i you this that these those there his her their its our my
-    but and however in on at after before when while if as so yet also meanwhile still
     """
 )
 
@@ -118,7 +118,7 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
             return (
                 next_word is not None
                 and next_word.group(1)[0].isupper()
-                and (next_lower in _SENTENCE_STARTERS)
+                and (next_lower in JUDGE_SENTENCE_STARTERS)
             )
         return False
     if len(bare) == 1 and bare.isalpha():  # an initial: "George W. Bush"
@@ -127,7 +127,7 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         return (
             next_word is not None
             and next_word.group(1)[0].isupper()
-            and (next_lower in _SENTENCE_STARTERS)
+            and (next_lower in JUDGE_SENTENCE_STARTERS)
         )
     return True
 
@@ -157,27 +157,9 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-# Verb cues for deciding that both sides of a ", and" are clauses rather than list items.
-# Without a POS tagger this is a heuristic; a miss only means the sentence stays one claim.
-_VERBS = _wordset(
-    """
-    is are was were be been being am has have had having do does did will would shall should
-    can could may might must said says say told tells tell met meets meet went goes go came
-    comes come took takes take gave gives give made makes make found finds find won wins win
-    lost loses lose left leaves leave held holds hold led leads lead saw sees see got gets get
-    became becomes become began begins begin brought brings bring kept keeps keep knew knows
-    know thought thinks think ran runs run fell falls fall rose rises rise sent sends send
-    spent spends spend paid pays pay sold sells sell built builds build struck strikes strike
-    fought fights fight hit hits put puts set sets cut cuts called calls announced announces
-    added adds warned warns denied denies claimed claims reported reports stated states
-    """
-)
-_SUBJECT_START = _wordset(
-    """
-    he she it they we i you this that these those there his her their its our my the a an
-    officials police authorities
-    """
-)
+# Clause cues (verbs, subject-like first words) are core.words.JUDGE_CLAUSE_VERBS and
+# JUDGE_CLAUSE_SUBJECTS. Without a POS tagger this is a heuristic; a miss only means the
+# sentence stays one claim.
 _CLAUSE_JOIN = re.compile(
     r"\s*;\s+|,\s+(?:and|but|while|whereas|yet|although|though)\s+", flags=re.IGNORECASE
 )
@@ -194,7 +176,7 @@ def _words(text: str) -> list[str]:
 def _has_verb(words: list[str]) -> bool:
     for word in words:
         lower = word.lower()
-        if lower in _VERBS:
+        if lower in JUDGE_CLAUSE_VERBS:
             return True
         # Past tenses ("attended") and third-person forms after a subject ("attends").
         if len(lower) > 4 and lower.endswith("ed") and not word[0].isupper():
@@ -211,7 +193,7 @@ def _starts_like_subject(text: str) -> bool:
     words = _words(text)
     if not words:
         return False
-    return words[0].lower() in _SUBJECT_START or words[0][0].isupper()
+    return words[0].lower() in JUDGE_CLAUSE_SUBJECTS or words[0][0].isupper()
 
 
 def _split_clauses(sentence: str) -> list[str]:

@@ -1,8 +1,9 @@
 """`newsdesk eval run|compare|build-suites|validate-scorer`.
 
-Module-level imports stay at argparse and pathlib so `newsdesk --help` does not pay for the
-model stack; each command imports what it needs when it runs. Exit status: 0 pass, 1 a
-measured metric below its threshold (or a case the target failed on), 2 usage errors.
+Module-level imports stay at argparse, pathlib and the metric table (the --min/--max options
+come from it) so `newsdesk --help` does not pay for the model stack; each command imports what
+it needs when it runs. Exit status: 0 pass, 1 a measured metric below its threshold (or a case
+the target failed on), 2 usage errors.
 """
 
 from __future__ import annotations
@@ -15,21 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from eval.gate import Thresholds
-    from newsdesk.settings import Settings
+
+from eval.metric_table import GATED
 
 __all__ = ["EvalUsageError", "add_commands"]
 
-_MIN_OPTIONS = (
-    "faithfulness",
-    "citation_precision",
-    "citation_recall",
-    "correctness",
-    "recall_at_k",
-    "mrr",
-    "refusal_accuracy",
-)
-_MAX_OPTIONS = ("wrong_refusal_rate", "counterfactual_repeat_rate", "latency_p95_ms")
+_BOUND_OPTIONS = tuple(m for m in GATED if m.option)
+"""The metrics with a --min-NAME (floor) or --max-NAME (ceiling) option, floors first."""
 
 
 class EvalUsageError(Exception):
@@ -90,18 +85,10 @@ def add_commands(
     run.add_argument("--report", type=Path, default=None, metavar="DIR", help="write reports here")
     run.add_argument("--against", default=None, metavar="URL", help="drive a running server")
     run.add_argument("--top-k", type=int, default=None, metavar="K")
-    for metric in _MIN_OPTIONS:
+    for metric in _BOUND_OPTIONS:
         run.add_argument(
-            f"--min-{metric.replace('_', '-')}",
-            dest=f"min_{metric}",
-            type=float,
-            default=None,
-            metavar="X",
-        )
-    for metric in _MAX_OPTIONS:
-        run.add_argument(
-            f"--max-{metric.replace('_', '-')}",
-            dest=f"max_{metric}",
+            f"--{metric.option_prefix}-{metric.name.replace('_', '-')}",
+            dest=f"{metric.option_prefix}_{metric.name}",
             type=float,
             default=None,
             metavar="X",
@@ -157,8 +144,7 @@ def _thresholds(args: argparse.Namespace, suite: str) -> Thresholds:
     from eval.gate import Thresholds, default_thresholds_path, load_thresholds
 
     overrides: dict[str, float | None] = {
-        **{m: getattr(args, f"min_{m}") for m in _MIN_OPTIONS},
-        **{m: getattr(args, f"max_{m}") for m in _MAX_OPTIONS},
+        m.name: getattr(args, f"{m.option_prefix}_{m.name}") for m in _BOUND_OPTIONS
     }
     given = any(v is not None for v in overrides.values())
     if args.thresholds is not None:
@@ -198,8 +184,12 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.against and (args.corpus or args.answerer):
         raise _usage_error("--against drives a running server: drop --corpus/--answerer")
-    if args.top_k is not None and not 1 <= args.top_k <= 50:
-        raise _usage_error("--top-k must be between 1 and 50")
+    from core.records import check_top_k
+
+    try:
+        check_top_k(args.top_k)
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
     try:
         thresholds = _thresholds(args, args.suite.stem)
     except ThresholdError as exc:
@@ -303,11 +293,11 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
     if not path.is_file():
         raise _usage_error(f"{path}: no such QAGS file (pass PATH)")
 
-    from eval.faithfulness import default_scorer
     from eval.qags import validate_scorer
+    from eval.support import default_scorer
     from index.embedder import Embedder
 
-    scorer = default_scorer(Embedder(settings.embedding_package, settings.embed_batch_size))
+    scorer = default_scorer(Embedder.from_settings(settings))
     try:
         result = validate_scorer(scorer, path, scorer.threshold)
     except (ValueError, KeyError) as exc:

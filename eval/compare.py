@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.gate import LOWER_IS_BETTER
-from eval.report import format_value
-from eval.scoring import AGGREGATE_METRICS
+from eval.metric_table import METRICS, format_delta, format_value
 
 __all__ = ["compare_reports", "format_comparison"]
 
@@ -19,15 +17,15 @@ _FAITH_EPSILON = 0.005
 
 def compare_reports(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     metrics = []
-    for metric in AGGREGATE_METRICS:
-        a = before["aggregate"].get(metric)
-        b = after["aggregate"].get(metric)
+    for row in METRICS:
+        a = before["aggregate"].get(row.name)
+        b = after["aggregate"].get(row.name)
         delta = round(b - a, 4) if a is not None and b is not None else None
         better = None
-        if delta and metric != "n_cases":
-            better = (delta < 0) if metric in LOWER_IS_BETTER else (delta > 0)
+        if delta and row.higher_is_better is not None:
+            better = (delta > 0) if row.higher_is_better else (delta < 0)
         metrics.append(
-            {"metric": metric, "before": a, "after": b, "delta": delta, "improved": better}
+            {"metric": row.name, "before": a, "after": b, "delta": delta, "improved": better}
         )
     old = {c["id"]: c for c in before["cases"]}
     new = {c["id"]: c for c in after["cases"]}
@@ -71,15 +69,7 @@ def format_comparison(comparison: dict[str, Any]) -> str:
     for m in comparison["metrics"]:
         metric = m["metric"]
         delta = m["delta"]
-        shown = (
-            "n/m"
-            if delta is None
-            else (
-                f"{delta:+.0f}"
-                if metric.endswith("_ms") or metric == "n_cases"
-                else f"{delta:+.3f}"
-            )
-        )
+        shown = "n/m" if delta is None else format_delta(metric, delta)
         mark = {True: "better", False: "worse", None: ""}[m["improved"]]
         rows.append(
             (

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from index.articles import Article, ArticleError, make_article
+from core.articles import Article, ArticleError, make_article
 
 OUTLETS = {
     "cnn.com": "CNN",

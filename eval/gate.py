@@ -7,6 +7,7 @@ direction wrong. Files may hold one flat mapping, or per-suite mappings over a d
     {"default": {"faithfulness": 0.9}, "suites": {"multihop-ci": {"correctness": 0.2}}}
 
 A suite's entry is laid over the default; ``null`` removes a default bound for that suite.
+Which metrics can be bounded, and which way, is eval.metric_table's.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.metric_table import GATED, HIGHER_IS_BETTER
+
 __all__ = [
-    "HIGHER_IS_BETTER",
-    "LOWER_IS_BETTER",
     "Check",
     "ThresholdError",
     "Thresholds",
@@ -29,25 +30,7 @@ __all__ = [
     "parse_thresholds",
 ]
 
-HIGHER_IS_BETTER = (
-    "faithfulness",
-    "citation_precision",
-    "citation_recall",
-    "correctness",
-    "recall_at_k",
-    "mrr",
-    "refusal_accuracy",
-    "token_f1",
-    "exact_match",
-    "answer_entailment",
-)
-LOWER_IS_BETTER = (
-    "wrong_refusal_rate",
-    "counterfactual_repeat_rate",
-    "latency_p50_ms",
-    "latency_p95_ms",
-)
-_KNOWN = set(HIGHER_IS_BETTER) | set(LOWER_IS_BETTER)
+_KNOWN = {m.name for m in GATED}
 
 
 class ThresholdError(ValueError):
@@ -144,17 +127,17 @@ def check(
     """One check per bound, in a stable order, plus a check that no case errored (a case the
     target failed on measured nothing, so the run cannot vouch for it)."""
     checks: list[Check] = []
-    for metric in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER):
-        if metric not in thresholds.bounds:
+    for metric in GATED:
+        if metric.name not in thresholds.bounds:
             continue
-        bound = thresholds.bounds[metric]
-        value = aggregate.get(metric)
-        higher = metric in HIGHER_IS_BETTER
+        bound = thresholds.bounds[metric.name]
+        value = aggregate.get(metric.name)
         if value is None:
             status = "not measured"
+        elif metric.higher_is_better:
+            status = "pass" if value >= bound - 1e-9 else "fail"
         else:
-            ok = value >= bound - 1e-9 if higher else value <= bound + 1e-9
-            status = "pass" if ok else "fail"
-        checks.append(Check(metric, ">=" if higher else "<=", bound, value, status))
+            status = "pass" if value <= bound + 1e-9 else "fail"
+        checks.append(Check(metric.name, metric.op, bound, value, status))
     checks.append(Check("errors", "<=", 0, errors, "pass" if errors == 0 else "fail"))
     return checks

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from eval.gate import HIGHER_IS_BETTER, LOWER_IS_BETTER
-from eval.report import format_value, problems
+from eval.metric_table import GATED, LOWER_IS_BETTER, format_value
+from eval.triage import problems
 
 __all__ = ["bar_chart", "histogram", "render_html"]
 
@@ -281,10 +281,9 @@ def _scorer_text(config: dict[str, Any]) -> str:
 def render_html(report: dict[str, Any], worst: int = 15) -> str:
     aggregate = report["aggregate"]
     bounds = report["gate"]["thresholds"]
+    # The gated metrics on a 0..1 scale (latencies are not), floors first.
     rates = {
-        m: aggregate.get(m)
-        for m in (*HIGHER_IS_BETTER, "wrong_refusal_rate", "counterfactual_repeat_rate")
-        if m in aggregate
+        m.name: aggregate.get(m.name) for m in GATED if m.on_unit_scale and m.name in aggregate
     }
     cases = report["cases"]
     faith = [c["faithfulness"] for c in cases if c.get("faithfulness") is not None]

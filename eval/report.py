@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from eval.gate import Check, Thresholds
+from eval.html_report import render_html
+from eval.metric_table import METRICS, format_value
 from eval.runner import EvalRun
-from eval.scoring import AGGREGATE_METRICS
+from eval.triage import problems
 
 __all__ = [
     "SCHEMA",
     "ReportError",
     "build_report",
-    "format_value",
+    "failures",
     "load_report",
     "markdown",
     "summary_table",
@@ -39,7 +41,7 @@ def build_report(run: EvalRun, checks: Sequence[Check], thresholds: Thresholds) 
         "schema": SCHEMA,
         "suite": {"name": run.name, "path": str(run.suite_path)},
         "passed": all(c.status != "fail" for c in checks),
-        "aggregate": {k: run.aggregate.get(k) for k in AGGREGATE_METRICS},
+        "aggregate": {m.name: run.aggregate.get(m.name) for m in METRICS},
         "counts": run.counts,
         "by_kind": run.by_kind,
         "gate": {
@@ -52,25 +54,16 @@ def build_report(run: EvalRun, checks: Sequence[Check], thresholds: Thresholds) 
     }
 
 
-def format_value(metric: str, value: object) -> str:
-    if value is None:
-        return "n/m"
-    if metric.endswith("_ms"):
-        return f"{float(value):.0f}"  # type: ignore[arg-type]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return f"{float(value):.3f}"  # type: ignore[arg-type]
-
-
 def _rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     checks = {c["metric"]: c for c in report["gate"]["checks"]}
     rows: list[tuple[str, str, str, str]] = []
-    for metric in AGGREGATE_METRICS:
-        value = report["aggregate"].get(metric)
-        c = checks.get(metric)
-        bound = f"{c['op']} {format_value(metric, c['bound'])}" if c else ""
+    for metric in METRICS:
+        name = metric.name
+        value = report["aggregate"].get(name)
+        c = checks.get(name)
+        bound = f"{c['op']} {format_value(name, c['bound'])}" if c else ""
         status = c["status"] if c else ("not measured" if value is None else "")
-        rows.append((metric, format_value(metric, value), bound, status))
+        rows.append((name, format_value(name, value), bound, status))
     errors = checks.get("errors")
     if errors and errors["value"]:
         rows.append(("errors", str(errors["value"]), "<= 0", errors["status"]))
@@ -147,31 +140,11 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def problems(case: dict[str, Any]) -> list[str]:
-    """Why a case is shown among the worst (report.md, report.html)."""
-    out: list[str] = []
-    if case.get("error"):
-        out.append("error")
-    if case.get("wrong_refusal"):
-        out.append("wrong refusal")
-    if case.get("missed_refusal"):
-        out.append("should have refused")
-    if case.get("correct") is False and not case.get("wrong_refusal"):
-        out.append("incorrect")
-    if case.get("faithfulness") is not None and case["faithfulness"] < 1.0:
-        out.append(f"faithfulness {case['faithfulness']:.2f}")
-    if case.get("fake_repeated"):
-        out.append("repeats planted answer")
-    return out
-
-
 def _is_bad(case: dict[str, Any]) -> bool:
     return bool(problems(case))
 
 
 def write_reports(report: dict[str, Any], directory: str | Path) -> list[Path]:
-    from eval.html_report import render_html
-
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ReportError(f"{directory}: exists and is not a folder")

@@ -1,6 +1,6 @@
 """Run a suite against a target and score it: the one entry point the CLI and pytest share.
 
-The embedding model is loaded once per run and shared: the index handle's embedder answers
+The embedding model is loaded once per run and shared: the runtime's embedder answers
 questions and also powers the support scorer, so a local run never holds two copies.
 """
 
@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.settings import Settings
 from eval.scoring import CaseResult, Scorers, aggregate, counts, default_scorers, score_case
 from eval.suite import SuiteCase, load_suite, suite_digest
 from eval.targets import Answerer, Target, TargetError
-from newsdesk.settings import Settings
 
 if TYPE_CHECKING:
-    from assistant.service import Assistant
+    from assistant.answering import Assistant
     from index.embedder import Embedder
 
 __all__ = ["AnswererFactory", "EvalRun", "Progress", "evaluate", "run_cases"]
@@ -155,24 +155,22 @@ def evaluate(
         if embedder is None:
             from index.embedder import Embedder
 
-            embedder = Embedder(settings.embedding_package, settings.embed_batch_size)
+            embedder = Embedder.from_settings(settings)
         scorers = default_scorers(embedder)
         config["target"] = "http"
         results = run_cases(cases, http, scorers, k, progress)
     else:
-        from assistant.service import Assistant
-
-        with open_index(settings, corpus, embedder, log) as (handle, info):
-            assistant = Assistant(handle)
+        with open_index(settings, corpus, embedder, log) as (runtime, info):
+            assistant = runtime.assistant
             if isinstance(answerer, str):
                 plugged: Answerer | None = load_answerer(answerer, assistant)
             else:
                 plugged = answerer(assistant) if answerer is not None else None
             target = LocalTarget(assistant, plugged)
-            scorers = default_scorers(handle.embedder)  # the same model instance, loaded once
+            scorers = default_scorers(runtime.embedder)  # the same model instance, loaded once
             config["target"] = "local"
             config["index"] = vars(info)
-            config["embedding_model"] = handle.embedder.name
+            config["embedding_model"] = runtime.embedder.name
             if log is not None:
                 log(f"asking {len(cases)} questions ({target.description}, top_k={k})")
             results = run_cases(cases, target, scorers, k, progress)

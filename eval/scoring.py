@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from eval.metric_table import METRICS
 from eval.metrics import (
     POLAR,
     contains_answer,
@@ -46,8 +47,8 @@ from eval.suite import SuiteCase
 from eval.targets import Retrieved
 
 if TYPE_CHECKING:
-    from assistant.types import Answer
-    from eval.faithfulness import SupportScorer
+    from core.records import Answer
+    from eval.support import SupportScorer
     from index.embedder import Embedder
 
 __all__ = [
@@ -61,23 +62,8 @@ __all__ = [
     "score_case",
 ]
 
-AGGREGATE_METRICS = (
-    "faithfulness",
-    "citation_precision",
-    "citation_recall",
-    "correctness",
-    "recall_at_k",
-    "mrr",
-    "refusal_accuracy",
-    "wrong_refusal_rate",
-    "token_f1",
-    "exact_match",
-    "answer_entailment",
-    "counterfactual_repeat_rate",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "n_cases",
-)
+AGGREGATE_METRICS = tuple(m.name for m in METRICS)
+"""The keys of ``aggregate()``, in report order: the rows of eval.metric_table."""
 
 
 @dataclass
@@ -202,7 +188,7 @@ class Scorers:
 
 def default_scorers(embedder: Embedder) -> Scorers:
     from eval.encode_cache import cached
-    from eval.faithfulness import default_scorer
+    from eval.support import default_scorer
 
     memo = cached(embedder)  # shared: both scorers see the same passages and answers
     faith = default_scorer(memo)

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from assistant.types import Filters
+from core.records import Filters
 
 __all__ = ["SuiteCase", "SuiteError", "load_suite", "suite_digest"]
 
@@ -63,16 +63,7 @@ class SuiteCase:
 
     def filters_dict(self) -> dict[str, str]:
         """The filters as /ask and /search take them (dates as ISO strings)."""
-        if self.filters is None:
-            return {}
-        out: dict[str, str] = {}
-        if self.filters.source:
-            out["source"] = self.filters.source
-        if self.filters.published_after:
-            out["published_after"] = self.filters.published_after.isoformat()
-        if self.filters.published_before:
-            out["published_before"] = self.filters.published_before.isoformat()
-        return out
+        return self.filters.as_dict() if self.filters is not None else {}
 
     def as_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"id": self.id, "question": self.question}
@@ -125,10 +116,10 @@ def _filters(value: object, where: str) -> Filters:
             dates[key] = date.fromisoformat(str(raw))
         except ValueError:
             raise SuiteError(f"{where}: filters.{key} {raw!r} is not a date (YYYY-MM-DD)") from None
-    after, before = dates["published_after"], dates["published_before"]
-    if after and before and after > before:
-        raise SuiteError(f"{where}: filters.published_after is later than published_before")
-    return Filters(source=source.strip() if source else None, **dates)
+    try:
+        return Filters(source=source.strip() if source else None, **dates)
+    except ValueError as exc:
+        raise SuiteError(f"{where}: filters: {exc}") from None
 
 
 def parse_case(record: object, where: str, default_id: str, line: int = 0) -> SuiteCase:

@@ -8,18 +8,16 @@ measures what users get, and an answerer plugged in later is judged by the same 
 from __future__ import annotations
 
 import importlib
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.types import Answer, Citation, Filters
+from core.client import NewsdeskClient, ServerError
+from core.records import Answer, Answerer, Citation
 from eval.suite import SuiteCase
 
 if TYPE_CHECKING:
-    from assistant.service import Assistant
+    from assistant.answering import Assistant
 
 __all__ = [
     "Answerer",
@@ -50,15 +48,6 @@ class Retrieved:
     article_id: str
     title: str
     text: str
-
-
-@runtime_checkable
-class Answerer(Protocol):
-    """What a pluggable answerer provides: the Assistant's own ``ask`` signature."""
-
-    def ask(
-        self, question: str, top_k: int | None = None, filters: Filters | None = None
-    ) -> Answer: ...
 
 
 class Target(Protocol):
@@ -115,33 +104,24 @@ class LocalTarget:
         return [Retrieved(h.chunk_id, h.article_id, h.title, h.text) for h in hits]
 
 
-_CITATION_FIELDS = {f.name for f in fields(Citation)}
-
-
 class HttpTarget:
     """A running Newsdesk server: POST /ask for answers, GET /search for passages."""
 
     def __init__(self, url: str, timeout: float = 120.0) -> None:
-        self.url = url.rstrip("/")
+        self.client = NewsdeskClient(url, timeout=timeout)
+        self.url = self.client.base
         self.timeout = timeout
         self.description = self.url
 
     def _request(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.url + path,
-            data=data,
-            headers={"content-type": "application/json"} if data is not None else {},
-            method="POST" if data is not None else "GET",
-        )
+        """POST ``body`` (GET without one); a failure is a TargetError whose message is the
+        client's: "/path: HTTP code: detail" or "url: reason"."""
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")[:300]
-            raise TargetError(f"{path.split('?')[0]}: HTTP {exc.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise TargetError(f"{self.url}: {exc}") from None
+            if body is None:
+                return self.client.get(path)
+            return self.client.post(path, body)
+        except ServerError as exc:
+            raise TargetError(str(exc)) from None
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._request("/health")
@@ -152,10 +132,7 @@ class HttpTarget:
         if case.filters is not None:
             body["filters"] = case.filters_dict()
         data = self._request("/ask", body)
-        citations = [
-            Citation(**{k: v for k, v in c.items() if k in _CITATION_FIELDS})
-            for c in data.get("citations", [])
-        ]
+        citations = [Citation.from_dict(c) for c in data.get("citations", [])]
         return Answer(
             answer=str(data.get("answer", "")),
             refused=bool(data.get("refused", False)),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsdesk.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from eval.gate import Check, Thresholds
@@ -96,7 +96,8 @@ def check_suite(
 
 
 def failure_message(outcome: SuiteOutcome, worst: int = 8) -> str:
-    from eval.report import problems, summary_table
+    from eval.report import summary_table
+    from eval.triage import problems
 
     lines = [summary_table(outcome.report), "", "worst cases:"]
     bad = [c for c in outcome.report["cases"] if problems(c)]

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsdesk.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
+    from assistant.runtime import Runtime
     from index.embedder import Embedder
-    from index.handle import IndexHandle
 
 __all__ = ["CorpusError", "IndexInfo", "open_index"]
 
@@ -45,18 +45,17 @@ def open_index(
     corpus: Sequence[Path] = (),
     embedder: Embedder | None = None,
     log: Callable[[str], None] | None = None,
-) -> Iterator[tuple[IndexHandle, IndexInfo]]:
-    """An opened index handle (and what it holds) for the duration of a run.
+) -> Iterator[tuple[Runtime, IndexInfo]]:
+    """The runtime over an index (and what the index holds) for the duration of a run.
 
     With ``corpus``, every article under those paths is ingested into a new temporary data
     directory with an embedded Chroma (never a configured Chroma server: the run must not
     write into shared state), removed afterwards. Without, the configured data directory is
     opened read-only in spirit: nothing here writes to it.
     """
-    from index.articles import ArticleError
-    from index.handle import IndexHandle
+    from assistant.runtime import Runtime
+    from core.articles import ArticleError
     from index.loaders import load_articles
-    from index.writer import IndexWriter
 
     if corpus:
         try:
@@ -69,13 +68,13 @@ def open_index(
         run_settings = settings.model_copy(
             update={"data_dir": folder / "data", "chroma_mode": "embedded"}
         )
-        handle = IndexHandle.open(run_settings, embedder)
+        runtime = Runtime(run_settings, embedder)
         try:
             started = time.perf_counter()
             if log is not None:
                 log(f"indexing {len(articles)} articles into a temporary index")
-            summary = IndexWriter(handle).ingest(articles)
-            counts = handle.catalog.counts()
+            summary = runtime.writer.ingest(articles)
+            counts = runtime.store.catalog.counts()
             info = IndexInfo(
                 data_dir=str(run_settings.data_dir),
                 temporary=True,
@@ -84,9 +83,9 @@ def open_index(
                 ingest_seconds=round(time.perf_counter() - started, 2),
                 chunks_embedded=summary.chunks_embedded,
             )
-            yield handle, info
+            yield runtime, info
         finally:
-            handle.close()
+            runtime.close()
             shutil.rmtree(folder, ignore_errors=True)
         return
 
@@ -95,11 +94,11 @@ def open_index(
             f"no index in {settings.data_dir}; pass --corpus PATH to evaluate on a corpus, "
             "--against URL for a running server, or --data-dir for another index"
         )
-    handle = IndexHandle.open(settings, embedder)
+    runtime = Runtime(settings, embedder)
     try:
-        counts = handle.catalog.counts()
+        counts = runtime.store.catalog.counts()
         yield (
-            handle,
+            runtime,
             IndexInfo(
                 data_dir=str(settings.data_dir),
                 temporary=False,
@@ -108,4 +107,4 @@ def open_index(
             ),
         )
     finally:
-        handle.close()
+        runtime.close()

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from index.articles import Article
+from core.articles import Article
+from core.records import Passage
+from core.words import STOPWORDS
 from index.chunking import Chunk
 
 SCHEMA = """
@@ -73,22 +75,6 @@ class CatalogEntry:
     fingerprint: str
     n_chunks: int
     indexed_at: str
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A stored chunk with the article fields a citation shows."""
-
-    id: str
-    article_id: str
-    title: str
-    published: date | None
-    source: str
-    sources: tuple[str, ...]
-    url: str
-    text: str
-    start: int
-    end: int
 
 
 class Catalog:
@@ -374,75 +360,3 @@ def _passage(row: sqlite3.Row) -> Passage:
         start=int(row["start"]),
         end=int(row["end"]),
     )
-
-
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "their",
-        "them",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "about",
-        "after",
-        "before",
-        "said",
-        "says",
-        "say",
-        "tell",
-        "me",
-        "any",
-        "all",
-        "can",
-        "could",
-        "would",
-        "should",
-        "than",
-        "then",
-        "into",
-        "over",
-        "under",
-        "between",
-        "during",
-    ]
-)

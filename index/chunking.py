@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter
 
-from index.articles import Article
+from core.articles import Article
 
 
 @dataclass(frozen=True)

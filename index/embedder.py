@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from core.settings import Settings
+
 if TYPE_CHECKING:  # heavy: keep torch out of the CLI's fast paths
     from sentence_transformers import SentenceTransformer
 
@@ -45,6 +47,10 @@ class Embedder:
         # One encode at a time: on 2 cores parallel encodes only thrash, and holding the lock
         # per batch (not per call) lets a question slip in between batches of a long ingest.
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(settings.embedding_package, batch_size=settings.embed_batch_size)
 
     @cached_property
     def model(self) -> SentenceTransformer:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from index.articles import Article
+from core.articles import Article
+from core.settings import Settings
 from index.chunking import Chunk
-from newsdesk.settings import Settings
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.articles import Article, ArticleError
+from core.articles import Article, ArticleError
 from index.loaders import discover, reader_for
 
 Stamp = tuple[int, int]

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from index.articles import Article
+from core.articles import Article
+from core.settings import Settings
 from index.chunking import Chunk, Chunker
-from index.handle import IndexHandle
 from index.lock import WriteLock
+from index.store import Store
 
 Progress = Callable[[int, int], None]
 """Called with the number of articles just indexed and of chunks just embedded."""
@@ -51,22 +52,23 @@ class IngestPlan:
 
 
 class IndexWriter:
-    def __init__(self, handle: IndexHandle, lock: WriteLock | None = None) -> None:
-        self.handle = handle
-        self.lock = lock or WriteLock(handle.settings.lock_path)
+    def __init__(self, store: Store, settings: Settings, lock: WriteLock | None = None) -> None:
+        self.store = store
+        self.lock = lock or WriteLock(settings.lock_path)
+        self._chunk_tokens = settings.chunk_tokens
+        self._chunk_overlap = settings.chunk_overlap
         self._chunker: Chunker | None = None
 
     @property
     def chunker(self) -> Chunker:
         if self._chunker is None:
-            s = self.handle.settings
             self._chunker = Chunker(
-                self.handle.embedder.token_counter(), s.chunk_tokens, s.chunk_overlap
+                self.store.embedder.token_counter(), self._chunk_tokens, self._chunk_overlap
             )
         return self._chunker
 
     def plan(self, articles: Sequence[Article], *, prune: bool = False) -> IngestPlan:
-        catalog = self.handle.catalog
+        catalog = self.store.catalog
         existing = catalog.entries()
         summary = IngestSummary()
         write: dict[str, Article] = {}
@@ -122,45 +124,45 @@ class IndexWriter:
                 on_plan(plan)
             plan.summary.chunks_embedded = self._write(plan.write, progress)
             for article_id, sources in plan.fold.items():
-                self.handle.catalog.add_sources(article_id, sources)
+                self.store.catalog.add_sources(article_id, sources)
             self._delete(plan.delete)
             return plan.summary
 
     def delete(self, article_ids: Sequence[str]) -> int:
         with self.lock:
-            known = [i for i in article_ids if self.handle.catalog.get(i) is not None]
+            known = [i for i in article_ids if self.store.catalog.get(i) is not None]
             self._delete(known)
             return len(known)
 
     def recover(self, progress: Progress | None = None) -> int:
         """Finish what a killed run left: redo pending writes, complete pending deletes."""
         with self.lock:
-            unfinished = self.handle.catalog.unfinished()
+            unfinished = self.store.catalog.unfinished()
             self._delete([e.id for e in unfinished if e.state == "deleting"])
-            redo = [self.handle.catalog.article(e.id) for e in unfinished if e.state == "pending"]
+            redo = [self.store.catalog.article(e.id) for e in unfinished if e.state == "pending"]
             return self._write([a for a in redo if a is not None], progress)
 
     def _delete(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
             return
-        self.handle.catalog.mark_deleting(article_ids)
-        self.handle.vectors.delete_articles(article_ids)
-        self.handle.catalog.remove(article_ids)
+        self.store.catalog.mark_deleting(article_ids)
+        self.store.vectors.delete_articles(article_ids)
+        self.store.catalog.remove(article_ids)
 
     def _write(self, articles: Sequence[Article], progress: Progress | None) -> int:
         if not articles:
             return 0
-        self.handle.catalog.mark_pending(articles)
+        self.store.catalog.mark_pending(articles)
         embedded = 0
         for group in self._groups(articles):
             texts = [c.text for _, chunks in group for c in chunks]
-            vectors = self.handle.embedder.encode(texts)
+            vectors = self.store.embedder.encode(texts)
             offset = 0
             for article, chunks in group:
-                self.handle.vectors.delete_articles([article.id])
-                self.handle.vectors.add(article, chunks, vectors[offset : offset + len(chunks)])
+                self.store.vectors.delete_articles([article.id])
+                self.store.vectors.add(article, chunks, vectors[offset : offset + len(chunks)])
                 offset += len(chunks)
-            self.handle.catalog.mark_ready(group)
+            self.store.catalog.mark_ready(group)
             embedded += len(texts)
             if progress is not None:
                 progress(len(group), len(texts))

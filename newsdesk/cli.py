@@ -12,9 +12,12 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from newsdesk.settings import Settings
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.runtime import Runtime
 
 
 class CliError(Exception):
@@ -122,7 +125,7 @@ def iso_date(value: str) -> date:
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from index.articles import ArticleError
+    from core.articles import ArticleError
     from index.loaders import load_articles
 
     try:
@@ -150,11 +153,15 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if bar is not None:
             bar.update(articles_done)
 
-    ingester = Ingester(settings)
+    def on_remote(server: str, count: int) -> None:
+        print(f"newsdesk: sending to the server at {server}", file=sys.stderr)
+        open_bar(count)
+
+    ingester = open_runtime(settings).ingester(on_remote)
     try:
-        summary = ingester.ingest(
-            articles, prune=args.prune, progress=progress, on_plan=on_plan, on_remote=open_bar
-        )
+        summary = ingester.ingest(articles, prune=args.prune, progress=progress, on_plan=on_plan)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
     finally:
         ingester.close()
         if bar is not None:
@@ -163,116 +170,38 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-class Ingester:
-    """Writes go to the running server that owns the data directory when there is one (it
-    answers from them at once), otherwise straight to the store under the write lock."""
+def open_runtime(settings: Settings) -> Runtime:
+    from assistant.runtime import Runtime
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._handle: Any = None
-        self._embedder: Any = None
-        self._saw_server = False
-
-    def ingest(
-        self,
-        articles: Any,
-        *,
-        prune: bool = False,
-        progress: Any = None,
-        on_plan: Any = None,
-        on_remote: Any = None,
-    ) -> Any:
-        from index.lock import WriteLock
-        from index.writer import IndexWriter
-        from newsdesk import registry
-
-        lock = WriteLock(self.settings.lock_path)
-        try:
-            with lock:
-                server = registry.live_server(self.settings)
-                if server is None:
-                    writer = IndexWriter(self._local_handle(), lock)
-                    return writer.ingest(articles, prune=prune, progress=progress, on_plan=on_plan)
-                self._saw_server = True
-            from newsdesk.remote import ingest_remote
-
-            print(f"newsdesk: sending to the server at {server}", file=sys.stderr)
-            if on_remote is not None:
-                on_remote(len(articles))
-            return ingest_remote(
-                server, articles, prune=prune, api_key=self.settings.api_key, progress=progress
-            )
-        except RuntimeError as exc:
-            raise CliError(str(exc)) from None
-
-    def delete(self, article_ids: list[str]) -> int:
-        from index.lock import WriteLock
-        from index.writer import IndexWriter
-        from newsdesk import registry
-
-        lock = WriteLock(self.settings.lock_path)
-        try:
-            with lock:
-                server = registry.live_server(self.settings)
-                if server is None:
-                    return int(IndexWriter(self._local_handle(), lock).delete(article_ids))
-            from newsdesk.remote import delete_remote
-
-            return delete_remote(server, article_ids, api_key=self.settings.api_key)
-        except RuntimeError as exc:
-            raise CliError(str(exc)) from None
-
-    def _local_handle(self) -> Any:
-        from index.embedder import Embedder
-        from index.handle import IndexHandle
-
-        if self._handle is not None and self._saw_server:
-            # A server wrote since we opened the store: Chroma's cached view is stale.
-            from chromadb.api.shared_system_client import SharedSystemClient
-
-            self._handle.close()
-            SharedSystemClient.clear_system_cache()
-            self._handle = None
-        if self._handle is None:
-            s = self.settings
-            self._embedder = self._embedder or Embedder(s.embedding_package, s.embed_batch_size)
-            self._handle = IndexHandle.open(s, self._embedder)
-            self._saw_server = False
-        return self._handle
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
+    return Runtime(settings)
 
 
 def filters_from(args: argparse.Namespace) -> Any:
-    from assistant.types import Filters
+    from core.records import Filters
 
-    if args.after and args.before and args.after > args.before:
-        raise CliError("--after must not be later than --before")
-    return Filters(source=args.source, published_after=args.after, published_before=args.before)
+    try:
+        return Filters(source=args.source, published_after=args.after, published_before=args.before)
+    except ValueError:
+        raise CliError("--after must not be later than --before") from None
 
 
 def open_assistant(settings: Settings) -> Any:
-    from assistant.service import Assistant
-    from index.handle import IndexHandle
-
     if not settings.catalog_path.exists():
         raise CliError(
             f"no index in {settings.data_dir}; run `newsdesk ingest PATH` first "
             "(or pass --data-dir)"
         )
-    return Assistant(IndexHandle.open(settings))
+    return open_runtime(settings).assistant
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    question = args.question.strip()
-    if not question:
-        raise CliError("the question is empty")
-    if len(question) > settings.max_question_chars:
-        raise CliError(f"the question is longer than {settings.max_question_chars} characters")
-    if args.top_k is not None and not 1 <= args.top_k <= 50:
-        raise CliError("--top-k must be between 1 and 50")
+    from core.records import check_top_k, clean_question
+
+    try:
+        question = clean_question(args.question)
+        check_top_k(args.top_k)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     answer = open_assistant(settings).ask(question, args.top_k, filters_from(args))
     if args.json:
         print(json.dumps(answer.as_dict(), ensure_ascii=False))
@@ -312,9 +241,11 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_delete(args: argparse.Namespace, settings: Settings) -> int:
-    ingester = Ingester(settings)
+    ingester = open_runtime(settings).ingester()
     try:
         removed = ingester.delete(args.ids)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
     finally:
         ingester.close()
     missing = len(args.ids) - removed
@@ -327,10 +258,13 @@ def run_watch(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.folder.is_dir():
         raise CliError(f"{args.folder}: not a folder")
-    ingester = Ingester(settings)
+    ingester = open_runtime(settings).ingester()
 
     def sink(articles: Any) -> str:
-        return str(ingester.ingest(articles).line())
+        try:
+            return str(ingester.ingest(articles).line())
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
 
     def report(line: str) -> None:
         print(line, flush=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from assistant.service import Assistant
-from assistant.types import Answer, Citation, Filters, ScoredPassage
+from assistant.answering import Assistant
+from core.records import Answer, Citation, Filters, ScoredPassage
 
 # Two or more capitalised words in a row: "Mike Johnson", "Max Verstappen".
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\b")

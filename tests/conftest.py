@@ -20,11 +20,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from assistant.runtime import Runtime
+from core.settings import Settings
 from index.embedder import Embedder
-from index.handle import IndexHandle
 from index.loaders import load_articles
 from index.writer import IndexWriter
-from newsdesk.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -42,7 +42,7 @@ def shared_file(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder(Settings().embedding_package)
+    return Embedder.from_settings(Settings())
 
 
 @pytest.fixture
@@ -51,15 +51,15 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def handle(settings: Settings, embedder: Embedder) -> Iterator[IndexHandle]:
-    opened = IndexHandle.open(settings, embedder)
+def runtime(settings: Settings, embedder: Embedder) -> Iterator[Runtime]:
+    opened = Runtime(settings, embedder)
     yield opened
     opened.close()
 
 
 @pytest.fixture
-def writer(handle: IndexHandle) -> IndexWriter:
-    return IndexWriter(handle)
+def writer(runtime: Runtime) -> IndexWriter:
+    return runtime.writer
 
 
 @pytest.fixture(scope="session")
@@ -68,15 +68,15 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
     Tests must not write to it: copy it (copy_data) for a test that changes the index."""
     data_dir = tmp_path_factory.mktemp("demo") / "data"
     paths = [DEMO] + ([SEED] if SEED.exists() else [])
-    handle = IndexHandle.open(Settings(data_dir=data_dir), embedder)
-    IndexWriter(handle).ingest(load_articles(paths))
-    handle.close()
+    runtime = Runtime(Settings(data_dir=data_dir), embedder)
+    runtime.writer.ingest(load_articles(paths))
+    runtime.close()
     return data_dir
 
 
 @pytest.fixture(scope="session")
-def demo_handle(demo_data: Path, embedder: Embedder) -> Iterator[IndexHandle]:
-    opened = IndexHandle.open(Settings(data_dir=demo_data), embedder)
+def demo_runtime(demo_data: Path, embedder: Embedder) -> Iterator[Runtime]:
+    opened = Runtime(Settings(data_dir=demo_data), embedder)
     yield opened
     opened.close()
 

@@ -6,18 +6,18 @@ import re
 
 import pytest
 
+from assistant.answering import Assistant
 from assistant.composer import REFUSAL
-from assistant.service import Assistant
-from assistant.types import Answer, Filters
-from index.handle import IndexHandle
+from assistant.runtime import Runtime
+from core.records import Answer, Filters
 
 ATTENDEES = ["Bassem Naeem", "Mousa Abu Marzouk", "Ali Bagheri Kani", "Mikhail Bogdanov"]
 MARKER = re.compile(r"\[(\d+)\]")
 
 
 @pytest.fixture(scope="module")
-def assistant(demo_handle: IndexHandle) -> Assistant:
-    return Assistant(demo_handle)
+def assistant(demo_runtime: Runtime) -> Assistant:
+    return demo_runtime.assistant
 
 
 def sentences_with_markers(answer: Answer) -> list[tuple[str, list[int]]]:

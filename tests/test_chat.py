@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from assistant.conversations import ConversationStore, Turn, UnknownConversation, new_id
-from assistant.types import Citation
+from core.records import Citation
 
 from conftest import Server
 

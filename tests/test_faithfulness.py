@@ -16,15 +16,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from eval.alignment import AlignmentScorer
 from eval.claims import Claim, split_claims, split_sentences
-from eval.faithfulness import (
-    AlignmentScorer,
-    CombinedScorer,
-    LexicalScorer,
-    SupportScorer,
-    default_scorer,
-    faithfulness,
-)
+from eval.faithfulness import faithfulness
+from eval.lexical import LexicalScorer
 from eval.qags import (
     balanced_accuracy,
     best_threshold,
@@ -32,6 +27,7 @@ from eval.qags import (
     roc_auc,
     validate_scorer,
 )
+from eval.support import CombinedScorer, SupportScorer, default_scorer
 from index.embedder import Embedder
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -6,8 +6,9 @@ import pytest
 
 from assistant.composer import REFUSAL
 from assistant.conversations import Turn
-from assistant.followup import QuestionRewriter, RuleRewriter, noun_phrases, person
-from assistant.types import Citation
+from assistant.followup import QuestionRewriter, RuleRewriter
+from assistant.mentions import noun_phrases, person
+from core.records import Citation
 
 MOSCOW_ANSWER = (
     "Senior Hamas figures Bassem Naeem and Mousa Abu Marzouk attended the meeting in Moscow "

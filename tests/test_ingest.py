@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from index.articles import make_article
+from assistant.runtime import Runtime
+from core.articles import make_article
 from index.chunking import Chunker
 from index.embedder import Embedder
-from index.handle import IndexHandle
 from index.loaders import load_articles
 from index.writer import IndexWriter
 
@@ -37,8 +37,8 @@ def test_every_chunk_of_a_long_article_is_stored(writer: IndexWriter, tmp_path: 
     writer.ingest([make_article(title="Long", text=body, id="long")])
     expected = len(writer.chunker.split(make_article(title="Long", text=body, id="long")))
     assert expected > 5
-    assert len(writer.handle.vectors.chunk_ids("long")) == expected
-    assert writer.handle.catalog.get("long").n_chunks == expected  # type: ignore[union-attr]
+    assert len(writer.store.vectors.chunk_ids("long")) == expected
+    assert writer.store.catalog.get("long").n_chunks == expected  # type: ignore[union-attr]
 
 
 def test_reingest_is_incremental_and_idempotent(writer: IndexWriter, tmp_path: Path) -> None:
@@ -53,17 +53,16 @@ def test_reingest_is_incremental_and_idempotent(writer: IndexWriter, tmp_path: P
         "deleted": 0,
         "chunks_embedded": 0,
     }
-    assert writer.handle.vectors.count() == 4
+    assert writer.store.vectors.count() == 4
 
 
 def test_an_edited_article_replaces_exactly_its_old_passages(
-    writer: IndexWriter, tmp_path: Path
+    runtime: Runtime, tmp_path: Path
 ) -> None:
-    from assistant.service import Assistant
-
+    writer = runtime.writer
     records = [article(i) for i in range(1, 4)]
     writer.ingest(load_articles([write_jsonl(tmp_path / "a.jsonl", records)]))
-    old_ids = writer.handle.vectors.chunk_ids("a2")
+    old_ids = writer.store.vectors.chunk_ids("a2")
     records[1] = article(
         2,
         text="The mayor of Lakeside unveiled a bronze statue of a heron "
@@ -71,19 +70,19 @@ def test_an_edited_article_replaces_exactly_its_old_passages(
     )
     summary = writer.ingest(load_articles([write_jsonl(tmp_path / "a.jsonl", records)]))
     assert (summary.updated, summary.unchanged, summary.chunks_embedded) == (1, 2, 1)
-    new_ids = writer.handle.vectors.chunk_ids("a2")
+    new_ids = writer.store.vectors.chunk_ids("a2")
     assert new_ids and not set(new_ids) & set(old_ids)
-    assert writer.handle.vectors.count() == 3
-    assistant = Assistant(writer.handle)
+    assert writer.store.vectors.count() == 3
+    assistant = runtime.assistant
     answer = assistant.ask("What did the mayor of Lakeside unveil?")
     assert not answer.refused
     assert "heron" in answer.answer
     assert answer.citations[0].article_id == "a2"
     assert all("budget 2" not in c.passage for c in answer.citations)
-    lexical = [cid for cid, _ in writer.handle.catalog.lexical_search("budget", 10)]
+    lexical = [cid for cid, _ in writer.store.catalog.lexical_search("budget", 10)]
     assert any(cid.startswith("a1:") for cid in lexical)
     assert not any(cid.startswith("a2:") for cid in lexical)
-    assert any(cid.startswith("a2:") for cid, _ in writer.handle.catalog.lexical_search("heron", 5))
+    assert any(cid.startswith("a2:") for cid, _ in writer.store.catalog.lexical_search("heron", 5))
 
 
 def test_delete_and_prune_remove_articles_with_their_chunks(
@@ -92,17 +91,17 @@ def test_delete_and_prune_remove_articles_with_their_chunks(
     path = write_jsonl(tmp_path / "a.jsonl", [article(i) for i in range(1, 5)])
     writer.ingest(load_articles([path]))
     assert writer.delete(["a1", "nope"]) == 1
-    assert writer.handle.vectors.chunk_ids("a1") == []
-    assert writer.handle.catalog.get("a1") is None
+    assert writer.store.vectors.chunk_ids("a1") == []
+    assert writer.store.catalog.get("a1") is None
     smaller = write_jsonl(tmp_path / "b.jsonl", [article(2), article(3)])
     summary = writer.ingest(load_articles([smaller]), prune=True)
     assert (summary.deleted, summary.unchanged) == (1, 2)
-    assert writer.handle.vectors.chunk_ids("a4") == []
-    assert set(writer.handle.catalog.entries()) == {"a2", "a3"}
-    assert writer.handle.vectors.count() == 2
+    assert writer.store.vectors.chunk_ids("a4") == []
+    assert set(writer.store.catalog.entries()) == {"a2", "a3"}
+    assert writer.store.vectors.count() == 2
     assert all(
         not cid.startswith(("a1:", "a4:"))
-        for cid, _ in writer.handle.catalog.lexical_search("council town budget", 50)
+        for cid, _ in writer.store.catalog.lexical_search("council town budget", 50)
     )
 
 
@@ -113,18 +112,19 @@ def test_wire_copies_and_tracking_urls_are_stored_once(writer: IndexWriter, tmp_
     untracked = {**base, "id": None}
     path = write_jsonl(tmp_path / "a.jsonl", [untracked, tracked, wire_copy])
     writer.ingest(load_articles([path]))
-    entries = writer.handle.catalog.entries()
+    entries = writer.store.catalog.entries()
     assert len(entries) == 1
     [entry] = entries.values()
     assert entry.source == "Test Wire" and entry.sources == ("Other Outlet",)
-    assert writer.handle.vectors.count() == 1
+    assert writer.store.vectors.count() == 1
     # A later ingest of the copy alone changes nothing.
     again = writer.ingest(load_articles([write_jsonl(tmp_path / "b.jsonl", [wire_copy])]))
-    assert again.chunks_embedded == 0 and len(writer.handle.catalog.entries()) == 1
+    assert again.chunks_embedded == 0 and len(writer.store.catalog.entries()) == 1
 
 
-def test_unfinished_work_is_completed_by_the_next_run(handle: IndexHandle, tmp_path: Path) -> None:
-    writer = IndexWriter(handle)
+def test_unfinished_work_is_completed_by_the_next_run(runtime: Runtime, tmp_path: Path) -> None:
+    writer = runtime.writer
+    handle = runtime.store
     items = load_articles([write_jsonl(tmp_path / "a.jsonl", [article(i) for i in range(1, 4)])])
     # As a run killed after recording its intent and before writing vectors leaves it:
     handle.catalog.mark_pending(items)
@@ -144,4 +144,4 @@ def test_changed_metadata_only_is_an_update(writer: IndexWriter) -> None:
     writer.ingest([item])
     summary = writer.ingest([replace(item, title="New title")])
     assert summary.updated == 1
-    assert writer.handle.catalog.get("x").title == "New title"  # type: ignore[union-attr]
+    assert writer.store.catalog.get("x").title == "New title"  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import ArticleError, canonical_url, derive_id
+from core.articles import ArticleError, canonical_url, derive_id
 from index.loaders import load_articles
 
 from conftest import DEMO, SEED, shared_file

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from core.settings import Settings
 from eval.datasets import articles_as_records, realtimeqa_pages, write_jsonl
 from index.embedder import Embedder
-from index.handle import IndexHandle
-from newsdesk.settings import Settings
+from index.store import Store
 
 from conftest import (
     Server,
@@ -46,7 +46,7 @@ def titles(data_dir: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT title FROM articles WHERE state='ready'")}
 
 
-def assert_whole(handle: IndexHandle) -> None:
+def assert_whole(handle: Store) -> None:
     """Every article a reader can see has all of its passages and vectors."""
     for entry in handle.catalog.entries().values():
         if entry.state != "ready":
@@ -75,7 +75,7 @@ def test_sigkill_mid_ingest_leaves_no_half_article_and_rerun_finishes(
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     settings = Settings(data_dir=data)
-    handle = IndexHandle.open(settings, embedder)
+    handle = Store.open(settings, embedder)
     try:
         done = handle.catalog.counts()["articles"]
         assert 0 < done < len(records)
@@ -91,7 +91,7 @@ def test_sigkill_mid_ingest_leaves_no_half_article_and_rerun_finishes(
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
     assert summary["added"] + summary["unchanged"] + summary["updated"] == len(records)
-    handle = IndexHandle.open(settings, embedder)
+    handle = Store.open(settings, embedder)
     try:
         assert handle.catalog.counts()["articles"] == len(records)
         assert not handle.catalog.unfinished()

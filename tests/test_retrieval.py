@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answering import Assistant
 from assistant.planner import mentioned_sources, named_window, plan_query, split_parts
 from assistant.rerank import diversify
 from assistant.retriever import rrf
-from assistant.service import Assistant
-from assistant.types import Filters, ScoredPassage
+from assistant.runtime import Runtime
+from core.records import Filters, ScoredPassage
+from core.settings import Settings
 from index.embedder import Embedder
-from index.handle import IndexHandle
 from index.loaders import load_articles
-from index.writer import IndexWriter
-from newsdesk.settings import Settings
 
 from tests_support import write_jsonl
 
@@ -83,9 +82,9 @@ def corpus(tmp_path: Path, embedder: Embedder) -> Assistant:
         }
         for i, s, d, t, x in STORIES
     ]
-    handle = IndexHandle.open(Settings(data_dir=tmp_path / "data"), embedder)
-    IndexWriter(handle).ingest(load_articles([write_jsonl(tmp_path / "c.jsonl", records)]))
-    return Assistant(handle)
+    runtime = Runtime(Settings(data_dir=tmp_path / "data"), embedder)
+    runtime.writer.ingest(load_articles([write_jsonl(tmp_path / "c.jsonl", records)]))
+    return runtime.assistant
 
 
 def test_rrf_rewards_agreement_between_rankings() -> None:
@@ -133,10 +132,11 @@ def test_lexical_index_survives_restart_update_and_delete(
             {"id": "k1", "title": "Kestrel", "text": "The kestrel sanctuary in Morvane reopened."},
         ],
     )
-    handle = IndexHandle.open(settings, embedder)
-    IndexWriter(handle).ingest(load_articles([path]))
-    handle.close()
-    handle = IndexHandle.open(settings, embedder)  # a new process would see the same
+    runtime = Runtime(settings, embedder)
+    runtime.writer.ingest(load_articles([path]))
+    runtime.close()
+    runtime = Runtime(settings, embedder)  # a new process would see the same
+    handle = runtime.store
     assert next(c for c, _ in handle.catalog.lexical_search("Morvane", 5)).startswith("k1:")
     write_jsonl(
         path,
@@ -148,12 +148,12 @@ def test_lexical_index_survives_restart_update_and_delete(
             }
         ],
     )
-    IndexWriter(handle).ingest(load_articles([path]))
+    runtime.writer.ingest(load_articles([path]))
     assert handle.catalog.lexical_search("Morvane", 5) == []
     assert handle.catalog.lexical_search("Delphin", 5)
-    IndexWriter(handle).delete(["k1"])
+    runtime.writer.delete(["k1"])
     assert handle.catalog.lexical_search("Delphin kestrel", 5) == []
-    handle.close()
+    runtime.close()
 
 
 def test_planner_reads_outlets_dates_and_parts() -> None:
@@ -186,8 +186,8 @@ def test_diversity_caps_passages_per_article() -> None:
     assert len(diversify(ranked[:3], 3, 1)) == 3  # relaxes when nothing else is left
 
 
-def test_two_part_question_gets_evidence_for_both(demo_handle: IndexHandle) -> None:
-    assistant = Assistant(demo_handle)
+def test_two_part_question_gets_evidence_for_both(demo_runtime: Runtime) -> None:
+    assistant = demo_runtime.assistant
     hits = assistant.search("Who attended the Moscow meeting and what happened to Acapulco?", 5)
     texts = " ".join(h.text for h in hits)
     assert "Bogdanov" in texts and "Acapulco" in texts

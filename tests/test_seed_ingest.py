@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from assistant.service import Assistant
-from index.handle import IndexHandle
+from assistant.runtime import Runtime
 from index.loaders import load_articles
-from index.writer import IndexWriter
 
 from conftest import SEED, shared_file
 
 
-def test_seed_article_is_ingested_and_cited(handle: IndexHandle) -> None:
+def test_seed_article_is_ingested_and_cited(runtime: Runtime) -> None:
     shared_file("seeds", SEED.name)
-    summary = IndexWriter(handle).ingest(load_articles([SEED]))
+    summary = runtime.writer.ingest(load_articles([SEED]))
     assert summary.added == 1 and summary.chunks_embedded >= 3
-    answer = Assistant(handle).ask("Who was Russia's deputy foreign minister at the meeting?")
+    answer = runtime.assistant.ask("Who was Russia's deputy foreign minister at the meeting?")
     assert not answer.refused
     assert any("Bogdanov" in c.passage for c in answer.citations)
     assert "Bogdanov" in answer.answer

@@ -13,17 +13,10 @@ from typing import NoReturn
 
 import pytest
 
-from index.articles import ArticleError
+from core.articles import ArticleError
+from index.formats.feed import html_to_text, parse_feed, parse_feed_entries, read_feed
+from index.formats.html import html_metadata, parse_html, read_html
 from index.loaders import load_articles
-from index.web_formats import (
-    html_metadata,
-    html_to_text,
-    parse_feed,
-    parse_feed_entries,
-    parse_html,
-    read_feed,
-    read_html,
-)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "web"
 NEWS_PAGE = FIXTURES / "harbour_article.html"
@@ -233,7 +226,7 @@ def test_rss_feed_entries() -> None:
 
 
 def test_link_only_entries_are_reported(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="index.web_formats"):
+    with caplog.at_level(logging.WARNING, logger="index.formats.feed"):
         articles = read_feed(RSS_FEED)
 
     assert len(articles) == 2

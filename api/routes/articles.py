@@ -12,10 +12,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep, WriteAccess
+from api.deps import RuntimeDep, WriteAccess
 from api.errors import describe
 from api.schemas import ArticleIn, ArticleList, ArticlesIn, IngestOut
-from index.articles import Article, ArticleError, make_article
+from core.articles import Article, ArticleError, make_article
 from index.loaders import ALL_SUFFIXES, reader_for
 
 router = APIRouter(prefix="/articles", tags=["articles"])
@@ -94,13 +94,13 @@ async def articles_from_upload(request: Request, limit: int) -> list[Article]:
 @router.post("", response_model=IngestOut, dependencies=[WriteAccess], status_code=200)
 async def add_articles(
     request: Request,
-    services: ServicesDep,
+    runtime: RuntimeDep,
     prune: Annotated[bool, Query(description="delete articles not in this batch")] = False,
 ) -> dict[str, Any]:
     """JSON (one article, a list, or {"articles": [...]}) or a multipart file upload in any
     format that `newsdesk ingest` reads. The whole batch is validated before anything is
     written, so bad input changes nothing."""
-    limit = services.settings.max_upload_bytes
+    limit = runtime.settings.max_upload_bytes
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         declared = request.headers.get("content-length")
@@ -113,20 +113,20 @@ async def add_articles(
         raise HTTPException(415, f"unsupported content type {content_type!r}")
     if not articles:
         raise HTTPException(422, "no articles in the request")
-    summary = await run_in_threadpool(services.writer.ingest, articles, prune=prune)
+    summary = await run_in_threadpool(runtime.writer.ingest, articles, prune=prune)
     return {"ids": list(dict.fromkeys(a.id for a in articles)), **summary.as_dict()}
 
 
 @router.get("", response_model=ArticleList)
 def list_articles(
-    services: ServicesDep,
+    runtime: RuntimeDep,
     source: str | None = None,
     published_after: date | None = None,
     published_before: date | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    total, entries = services.handle.catalog.page(
+    total, entries = runtime.store.catalog.page(
         source=source, after=published_after, before=published_before, offset=offset, limit=limit
     )
     return {
@@ -150,8 +150,8 @@ def list_articles(
 
 
 @router.delete("/{article_id}", dependencies=[WriteAccess])
-async def delete_article(article_id: str, services: ServicesDep) -> dict[str, Any]:
-    removed = await run_in_threadpool(services.writer.delete, [article_id])
+async def delete_article(article_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+    removed = await run_in_threadpool(runtime.writer.delete, [article_id])
     if not removed:
         raise HTTPException(404, f"no article with id {article_id!r}")
     return {"deleted": article_id}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -19,32 +18,14 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.chat_schemas import ChatRequest, ChatResponse, ConversationList, ConversationOut
-from api.deps import ServicesDep
-from assistant.chat import ChatService, PendingTurn
+from api.deps import RuntimeDep
+from api.streaming import DELTA_PAUSE_SECONDS, SSE_HEADERS, pieces
+from assistant.chat import Chat, PendingTurn
 from assistant.conversations import UnknownConversation
-from assistant.types import Filters
+from core.records import Filters
 
 router = APIRouter(tags=["chat"])
 log = logging.getLogger("newsdesk.chat")
-
-WORDS_PER_DELTA = 3
-DELTA_PAUSE_SECONDS = 0.015
-"""The extractive answer is composed whole; pacing its pieces lets a page show it growing (and
-keeps one answer from leaving as a single TCP packet that hides the streaming path)."""
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-_PIECE = re.compile(r"\S+\s*")
-
-
-def pieces(text: str, words: int = WORDS_PER_DELTA) -> list[str]:
-    """Word groups that concatenate back to the text; a citation marker like '[2].' is one
-    word, so a marker is never split across two pieces."""
-    tokens = _PIECE.findall(text)
-    lead = text[: len(text) - len(text.lstrip())]
-    groups = ["".join(tokens[i : i + words]) for i in range(0, len(tokens), words)]
-    if groups and lead:
-        groups[0] = lead + groups[0]
-    return groups
 
 
 def sse(event: str, data: Any) -> str:
@@ -71,27 +52,27 @@ def wants_stream(request: Request) -> bool:
         404: {"description": "Unknown conversation_id"},
     },
 )
-async def chat(body: ChatRequest, request: Request, services: ServicesDep) -> Any:
+async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Any:
     filters = body.filters.to_filters() if body.filters else None
     try:
-        pending = await run_in_threadpool(services.chat.prepare, body.conversation_id, body.message)
+        pending = await run_in_threadpool(runtime.chat.prepare, body.conversation_id, body.message)
     except UnknownConversation as exc:
         raise HTTPException(404, str(exc)) from None
     if wants_stream(request):
         return StreamingResponse(
-            stream_reply(services.chat, pending, filters),
+            stream_reply(runtime.chat, pending, filters),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
     try:
-        turn = await run_in_threadpool(services.chat.complete, pending, filters)
+        turn = await run_in_threadpool(runtime.chat.complete, pending, filters)
     except UnknownConversation as exc:
         raise HTTPException(404, f"{exc} (deleted while answering)") from None
     return turn.as_dict()
 
 
 async def stream_reply(
-    chat: ChatService, pending: PendingTurn, filters: Filters | None
+    chat: Chat, pending: PendingTurn, filters: Filters | None
 ) -> AsyncIterator[str]:
     yield sse("meta", {"conversation_id": pending.conversation_id, "question": pending.question})
     try:
@@ -115,11 +96,11 @@ async def stream_reply(
 
 @router.get("/conversations", response_model=ConversationList, summary="Recent conversations")
 async def list_conversations(
-    services: ServicesDep,
+    runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    found = await run_in_threadpool(services.conversations.list, limit, offset)
+    found = await run_in_threadpool(runtime.conversations.list, limit, offset)
     return {"conversations": [c.as_dict() for c in found]}
 
 
@@ -129,9 +110,9 @@ async def list_conversations(
     summary="A conversation's turns",
     responses={404: {"description": "Unknown conversation"}},
 )
-async def get_conversation(conversation_id: str, services: ServicesDep) -> dict[str, Any]:
+async def get_conversation(conversation_id: str, runtime: RuntimeDep) -> dict[str, Any]:
     try:
-        conversation = await run_in_threadpool(services.conversations.get, conversation_id)
+        conversation = await run_in_threadpool(runtime.conversations.get, conversation_id)
     except UnknownConversation as exc:
         raise HTTPException(404, str(exc)) from None
     return conversation.as_dict()
@@ -142,7 +123,7 @@ async def get_conversation(conversation_id: str, services: ServicesDep) -> dict[
     summary="Forget a conversation",
     responses={404: {"description": "Unknown conversation"}},
 )
-async def delete_conversation(conversation_id: str, services: ServicesDep) -> dict[str, str]:
-    if not await run_in_threadpool(services.conversations.delete, conversation_id):
+async def delete_conversation(conversation_id: str, runtime: RuntimeDep) -> dict[str, str]:
+    if not await run_in_threadpool(runtime.conversations.delete, conversation_id):
         raise HTTPException(404, f"no conversation with id {conversation_id!r}")
     return {"deleted": conversation_id}

@@ -23,11 +23,11 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.chat_schemas import ChatCompletionRequest, ChatMessageIn
-from api.deps import ServicesDep
+from api.deps import RuntimeDep
 from api.errors import describe
-from api.routes.chat import DELTA_PAUSE_SECONDS, SSE_HEADERS, pieces
-from assistant.chat import ChatService, ChatTurn, PendingTurn
-from assistant.types import Filters
+from api.streaming import DELTA_PAUSE_SECONDS, SSE_HEADERS, pieces
+from assistant.chat import Chat, ChatTurn, PendingTurn
+from core.records import MAX_QUESTION_CHARS, Filters
 
 MODEL_ID = "newsdesk"
 CREATED = 1_700_000_000
@@ -146,10 +146,10 @@ def words(text: str) -> int:
 
 
 @router.post("/chat/completions", summary="Chat completion (OpenAI-compatible)")
-async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -> Any:
-    history, question = split_messages(body.messages, services.settings.max_question_chars)
+async def chat_completions(body: ChatCompletionRequest, runtime: RuntimeDep) -> Any:
+    history, question = split_messages(body.messages, MAX_QUESTION_CHARS)
     filters = body.filters.to_filters() if body.filters else None
-    pending = await run_in_threadpool(services.chat.prepare_stateless, history, question)
+    pending = await run_in_threadpool(runtime.chat.prepare_stateless, history, question)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     prompt_tokens = sum(words(m.plain_text()) for m in body.messages)
@@ -157,16 +157,16 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
             stream_completion(
-                services.chat,
+                runtime.chat,
                 pending,
                 filters,
-                Chunker(completion_id, created),
+                CompletionChunks(completion_id, created),
                 prompt_tokens if include_usage else None,
             ),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    turn = await run_in_threadpool(services.chat.complete, pending, filters)
+    turn = await run_in_threadpool(runtime.chat.complete, pending, filters)
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -204,7 +204,7 @@ def extras(turn: ChatTurn) -> dict[str, Any]:
     }
 
 
-class Chunker:
+class CompletionChunks:
     def __init__(self, completion_id: str, created: int) -> None:
         self.completion_id = completion_id
         self.created = created
@@ -230,10 +230,10 @@ class Chunker:
 
 
 async def stream_completion(
-    chat: ChatService,
+    chat: Chat,
     pending: PendingTurn,
     filters: Filters | None,
-    chunker: Chunker,
+    chunker: CompletionChunks,
     prompt_tokens: int | None,
 ) -> AsyncIterator[str]:
     yield chunker.chunk({"role": "assistant", "content": ""})

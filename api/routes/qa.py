@@ -9,25 +9,26 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep
+from api.deps import RuntimeDep
 from api.errors import describe
 from api.schemas import AskRequest, AskResponse, FiltersIn, HealthResponse, SearchResponse
+from core.records import MAX_QUESTION_CHARS, MAX_TOP_K
 
 router = APIRouter()
 
 
 @router.post("/ask", response_model=AskResponse, summary="Answer a question with citations")
-async def ask(body: AskRequest, services: ServicesDep) -> dict[str, object]:
+async def ask(body: AskRequest, runtime: RuntimeDep) -> dict[str, object]:
     filters = body.filters.to_filters() if body.filters else None
-    answer = await run_in_threadpool(services.assistant.ask, body.question, body.top_k, filters)
+    answer = await run_in_threadpool(runtime.assistant.ask, body.question, body.top_k, filters)
     return answer.as_dict()
 
 
 @router.get("/search", response_model=SearchResponse, summary="Ranked passages for a query")
 async def search(
-    services: ServicesDep,
-    q: Annotated[str, Query(min_length=1, max_length=2000)],
-    k: Annotated[int, Query(ge=1, le=50)] = 5,
+    runtime: RuntimeDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS)],
+    k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 5,
     source: str | None = None,
     published_after: date | None = None,
     published_before: date | None = None,
@@ -40,18 +41,18 @@ async def search(
         ).to_filters()
     except ValidationError as exc:
         raise HTTPException(422, "; ".join(describe(dict(e)) for e in exc.errors())) from None
-    hits = await run_in_threadpool(services.assistant.search, q, k, filters)
+    hits = await run_in_threadpool(runtime.assistant.search, q, k, filters)
     return {"query": q, "passages": [h.as_dict() for h in hits]}
 
 
 @router.get("/health", response_model=HealthResponse, summary="Index size and models")
-def health(services: ServicesDep) -> dict[str, object]:
-    counts = services.handle.catalog.counts()
+def health(runtime: RuntimeDep) -> dict[str, object]:
+    counts = runtime.store.catalog.counts()
     return {
         "status": "ok",
         "articles": counts["articles"],
         "passages": counts["passages"],
-        "embedding_model": services.handle.embedder.name,
+        "embedding_model": runtime.store.embedder.name,
         "answerer": "extractive",
-        "data_dir": str(services.settings.data_dir),
+        "data_dir": str(runtime.settings.data_dir),
     }

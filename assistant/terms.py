@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from index.catalog import STOPWORDS
+from assistant.mentions import name_runs
+from core.words import MONTH_ABBREVIATIONS, MONTHS, RELATIVE_DAYS, STOPWORDS, WEEKDAYS
 
 _QUESTION_WORDS = frozenset(
     [
@@ -48,14 +49,14 @@ _QUESTION_WORDS = frozenset(
         "explain",
     ]
 )
-_NAME = re.compile(r"\b([A-Z][\w'’\-]*(?:\s+(?:of|the|de|al|bin|van|von)?\s*[A-Z][\w'’\-]*)*)")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]+|\d[\d,.]*")
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A crude stem (first six letters) so 'Russian' meets 'Russia' and 'attended' 'attend'."""
+    """A crude stem (first six letters) so 'Russian' meets 'Russia' and 'attended' 'attend';
+    the assistant's one stemmer."""
     word = word.lower().strip("'’-")
     word = re.sub(r"['’]s$", "", word)
     return word[:6] if len(word) > 6 else word
@@ -66,16 +67,15 @@ def content_words(text: str) -> list[str]:
     return [w for w in words if w not in STOPWORDS and w not in _QUESTION_WORDS and len(w) > 1]
 
 
-_MONTHS = (
-    "january|february|march|april|may|june|july|august|september|october|november|december|"
-    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|"
-    "friday|saturday|sunday|yesterday|today|tomorrow"
-)
-_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:1[89]|20)\d\d\b", re.IGNORECASE)
+_SHORT_MONTHS = sorted(MONTH_ABBREVIATIONS, key=MONTH_ABBREVIATIONS.__getitem__)
+_DAY_WORDS = "|".join(dict.fromkeys((*MONTHS, *_SHORT_MONTHS, *WEEKDAYS, *RELATIVE_DAYS)))
+"""Words that date a sentence: month names, their short forms in month order, weekdays,
+'yesterday', 'today' and 'tomorrow'."""
+_DATE = re.compile(rf"\b(?:{_DAY_WORDS})\b|\b(?:1[89]|20)\d\d\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class QueryTerms:
+class QuestionTerms:
     text: str
     words: tuple[str, ...]
     names: tuple[str, ...]
@@ -97,19 +97,18 @@ class QueryTerms:
         return frozenset(stem(part) for name in self.names for part in name.split())
 
 
-def analyse(question: str) -> QueryTerms:
+def analyse(question: str) -> QuestionTerms:
     names: list[str] = []
-    for match in _NAME.finditer(question):
-        name = match.group(1)
+    for start, name in name_runs(question):
         first = name.split()[0].lower()
-        if match.start() == 0 or first in _QUESTION_WORDS:
+        if start == 0 or first in _QUESTION_WORDS:
             # A capital at the start of the question is grammar, not a name.
             rest = name.split()[1:]
             if first in _QUESTION_WORDS or first in STOPWORDS:
                 name = " ".join(rest)
         if name and name.lower() not in STOPWORDS and name.lower() not in _QUESTION_WORDS:
             names.append(name)
-    return QueryTerms(
+    return QuestionTerms(
         text=question,
         words=tuple(dict.fromkeys(content_words(question))),
         names=tuple(dict.fromkeys(names)),
@@ -133,15 +132,15 @@ def expected_answer(question: str) -> str:
     return ""
 
 
-def offers_answer(terms: QueryTerms, sentence: str) -> bool:
+def offers_answer(terms: QuestionTerms, sentence: str) -> bool:
     """Whether a sentence holds something of the kind the question asks for that the question
     does not already say (a new name for 'who', a date for 'when', a figure for 'how many')."""
     if terms.expects == "name":
         known = terms.name_stems
-        for match in _NAME.finditer(sentence):
-            if match.start() == 0:
+        for start, name in name_runs(sentence):
+            if start == 0:
                 continue
-            if any(stem(part) not in known for part in match.group(1).split()):
+            if any(stem(part) not in known for part in name.split()):
                 return True
         return False
     if terms.expects == "date":
@@ -159,7 +158,7 @@ def offers_answer(terms: QueryTerms, sentence: str) -> bool:
     return False
 
 
-def overlap(terms: QueryTerms, text: str) -> float:
+def overlap(terms: QuestionTerms, text: str) -> float:
     """Share of the question's content stems present in a text (names count double)."""
     if not terms.words:
         return 0.0
@@ -173,7 +172,7 @@ def text_stems(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in _WORD.findall(text))
 
 
-def missing_names(terms: QueryTerms, text: str) -> list[str]:
+def missing_names(terms: QuestionTerms, text: str) -> list[str]:
     """Names in the question that the text never mentions (by any of their words)."""
     present = text_stems(text)
     return [n for n in terms.names if not any(stem(p) in present for p in n.split())]

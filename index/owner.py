@@ -1,19 +1,19 @@
 """Which server, if any, owns a data directory.
 
-Chroma's embedded store must have a single writing process, and a server never sees vectors
-another process writes (MODELS.md, chroma#1595). So a running server registers itself here
-while holding the write lock, and the CLI, finding it, sends its writes to the server instead
-of opening the store itself.
+Chroma's embedded store must have a single writing process (two writers corrupt it silently,
+chroma#1595), and a long-running reader never sees vectors another process writes. So a
+running server registers itself here while holding the write lock, and the CLI, finding it,
+sends its writes to the server instead of opening the store itself (ingester.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from pathlib import Path
 
-from newsdesk.settings import Settings
+from core.client import NewsdeskClient
+from core.settings import Settings
 
 
 def registration_path(settings: Settings) -> Path:
@@ -52,8 +52,4 @@ def live_server(settings: Settings) -> str | None:
         return None
     except PermissionError:
         pass
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-            return url if response.status == 200 else None
-    except OSError:
-        return None
+    return url if NewsdeskClient(url, timeout=5).healthy() else None

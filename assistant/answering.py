@@ -6,18 +6,18 @@ from assistant.composer import Composer
 from assistant.rerank import FeatureReranker, Reranker
 from assistant.retriever import RetrievalOptions, Retriever
 from assistant.sentence_vectors import SentenceVectors
-from assistant.types import Answer, Filters, ScoredPassage
-from index.handle import IndexHandle
+from core.records import Answer, Filters, ScoredPassage
+from core.settings import Settings
+from index.store import Store
 
 
 class Assistant:
-    def __init__(self, handle: IndexHandle, reranker: Reranker | None = None) -> None:
-        settings = handle.settings
-        self.handle = handle
-        self.settings = settings
-        sentences = SentenceVectors(handle.embedder)
+    def __init__(self, store: Store, settings: Settings, reranker: Reranker | None = None) -> None:
+        self.store = store
+        self.top_k = settings.top_k
+        sentences = SentenceVectors(store.embedder)
         self.retriever = Retriever(
-            handle,
+            store,
             candidates=settings.candidates,
             reranker=reranker or FeatureReranker(sentences, settings.rerank_sentence_depth),
             options=RetrievalOptions(
@@ -39,7 +39,7 @@ class Assistant:
     def ask(
         self, question: str, top_k: int | None = None, filters: Filters | None = None
     ) -> Answer:
-        k = top_k or self.settings.top_k
-        vector = self.handle.embedder.encode([question])[0]
+        k = top_k or self.top_k
+        vector = self.store.embedder.encode([question])[0]
         passages = self.retriever.retrieve(question, k, filters, query_vector=vector)
         return self.composer.compose(question, passages, vector)

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.settings import Settings
 from index.catalog import Catalog
 from index.embedder import Embedder
 from index.vector_store import VectorStore
-from newsdesk.settings import Settings
 
 
 @dataclass
-class IndexHandle:
-    settings: Settings
+class Store:
     embedder: Embedder
     catalog: Catalog
     vectors: VectorStore
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None) -> IndexHandle:
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> Store:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return cls(
-            settings=settings,
-            embedder=embedder
-            or Embedder(settings.embedding_package, batch_size=settings.embed_batch_size),
+            embedder=embedder or Embedder.from_settings(settings),
             catalog=Catalog(settings.catalog_path),
             vectors=VectorStore(settings),
         )

@@ -1,0 +1,225 @@
+"""Exact lexical checks of a claim against its evidence: the names, numbers and dates an
+embedding is blind to (a swapped name or a changed number barely moves a cosine), plus
+content-word recall and copied-fragment statistics.
+
+The judge keeps its own stemmer (``_stem``) and its own name finder (``_CAPITALISED``) instead
+of reusing the assistant's: it grades the assistant's answers, so it must not inherit the
+assistant's blind spots (a name the assistant's finder misses would then be missed on both
+sides and never checked), and a change made to help retrieval must not move the judge's
+scores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.words import (
+    JUDGE_COMMON_OPENERS,
+    JUDGE_FUNCTION_WORDS,
+    JUDGE_TITLES,
+    MONTHS,
+)
+from eval.alignment import evidence_windows
+
+__all__ = ["LexicalScorer", "extract_entities", "normalise_tokens"]
+
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        re.findall(
+            r"\w+",
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+            "fourteen fifteen sixteen seventeen eighteen nineteen twenty",
+        )
+    )
+}
+_NUMBER_WORDS.update(
+    {
+        "thirty": "30",
+        "forty": "40",
+        "fifty": "50",
+        "sixty": "60",
+        "seventy": "70",
+        "eighty": "80",
+        "ninety": "90",
+        "hundred": "100",
+        "dozen": "12",
+    }
+)
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?")
+
+
+def _stem(token: str) -> str:
+    """Crude suffix folding so "attacks"/"attack" and "Israel's"/"Israel" match; both sides
+    go through it, so over-folding costs little."""
+    if token.endswith("'s"):
+        token = token[:-2]
+    if token.isdigit() or len(token) <= 3:
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def normalise_tokens(text: str) -> list[str]:
+    """Lower-cased, number-normalised, lightly stemmed tokens ("1,400" -> "1400", "%" ->
+    "percent", "five" -> "5")."""
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    text = text.replace("%", " percent ")
+    tokens: list[str] = []
+    for token in _TOKEN.findall(text):
+        token = _NUMBER_WORDS.get(token, token)
+        if "." in token:
+            token = token.rstrip("0").rstrip(".")  # "2.50" == "2.5"
+        tokens.append(_stem(token))
+    return tokens
+
+
+_CAPITALISED = re.compile(
+    r"(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*)(?:\s+(?:(?:of|de|da|del|al|bin|van|von|la|le)\s+)?"
+    r"[A-Z][\w'\u2019.-]*)*"
+)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?%?|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
+_MONTHS = frozenset(MONTHS)
+
+
+def extract_entities(claim: str) -> list[list[str]]:
+    """Names (capitalised word runs), numbers and dates, each as normalised tokens.
+
+    A sentence-initial capitalised stopword ("The", "He") is not a name; a capitalised run
+    after it still is.
+    """
+    entities: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+
+    def add(tokens: list[str]) -> None:
+        key = tuple(tokens)
+        if tokens and key not in seen:
+            seen.add(key)
+            entities.append(tokens)
+
+    for match in _CAPITALISED.finditer(claim):
+        words = match.group(0)
+        if words[0].isdigit() or words.lower() in _NUMBER_WORDS:
+            continue
+        tokens = [t for t in normalise_tokens(words) if t not in JUDGE_TITLES]
+        # Drop leading stopwords ("The Pentagon" -> "pentagon", "He" -> nothing) and, at
+        # the start of the sentence, common openers and "-ly" adverbs.
+        at_start = not claim[: match.start()].strip(" \"'\u201c\u2018(")
+        while tokens and (
+            tokens[0] in JUDGE_FUNCTION_WORDS
+            or (at_start and (tokens[0] in JUDGE_COMMON_OPENERS or tokens[0].endswith("ly")))
+        ):
+            tokens = tokens[1:]
+        if tokens and not all(t in JUDGE_FUNCTION_WORDS for t in tokens):
+            add(tokens)
+    for match in _NUMBER.finditer(claim):
+        # "one" is as often a pronoun ("one of the children") as a count.
+        if match.group(0).lower() not in ("one", "zero"):
+            add(normalise_tokens(match.group(0)))
+    for token in normalise_tokens(claim):
+        if token in _MONTHS:
+            add([token])
+    return entities
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def _fragments(claim: Sequence[str], evidence: Sequence[str]) -> list[int]:
+    """Lengths of the greedy longest copied fragments (Grusky et al., 2018): spliced
+    summaries are built from many short fragments, faithful ones from a few long ones."""
+    positions: dict[str, list[int]] = {}
+    for j, token in enumerate(evidence):
+        positions.setdefault(token, []).append(j)
+    lengths: list[int] = []
+    i = 0
+    while i < len(claim):
+        best = 0
+        for j in positions.get(claim[i], ()):
+            k = 0
+            while i + k < len(claim) and j + k < len(evidence) and claim[i + k] == evidence[j + k]:
+                k += 1
+            best = max(best, k)
+        if best:
+            lengths.append(best)
+            i += best
+        else:
+            i += 1
+    return lengths
+
+
+@dataclass
+class _Evidence:
+    """Token views of one evidence text, computed once however many claims it is checked
+    against."""
+
+    tokens: list[str]
+    vocabulary: set[str]
+    bigrams: set[tuple[str, ...]]
+    windows: list[set[str]]
+
+
+class LexicalScorer:
+    """Share of the claim's names, numbers and dates that occur in the evidence.
+
+    Exact matching is what embeddings lack: "1,400 killed" and "1,300 killed" embed almost
+    identically. Claims with no such entity score 1.0 (nothing to contradict). Content-word
+    recall and copied-fragment statistics are exposed as secondary features for combining.
+    """
+
+    name = "lexical"
+
+    def features(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
+        cache: dict[str, _Evidence] = {}
+        rows: list[dict[str, float]] = []
+        for claim, evidence in pairs:
+            if evidence not in cache:
+                tokens = normalise_tokens(evidence)
+                cache[evidence] = _Evidence(
+                    tokens=tokens,
+                    vocabulary=set(tokens),
+                    bigrams=_ngrams(tokens, 2),
+                    windows=[set(normalise_tokens(w)) for w in evidence_windows(evidence)],
+                )
+            rows.append(self._features(claim, cache[evidence]))
+        return rows
+
+    def _features(self, claim: str, evidence: _Evidence) -> dict[str, float]:
+        ev_tokens, ev_set, ev_windows = evidence.tokens, evidence.vocabulary, evidence.windows
+        entities = extract_entities(claim)
+        if entities:
+            entity_share = sum(
+                sum(t in ev_set for t in entity) / len(entity) for entity in entities
+            ) / len(entities)
+        else:
+            entity_share = 1.0
+        claim_tokens = normalise_tokens(claim)
+        content = {t for t in claim_tokens if t not in JUDGE_FUNCTION_WORDS}
+        if content:
+            recall = len(content & ev_set) / len(content)
+            local = max((len(content & w) / len(content) for w in ev_windows), default=0.0)
+        else:
+            recall = local = 1.0
+        bigrams = _ngrams(claim_tokens, 2)
+        bigram_recall = len(bigrams & evidence.bigrams) / len(bigrams) if bigrams else 1.0
+        fragments = _fragments(claim_tokens, ev_tokens)
+        n = max(len(claim_tokens), 1)
+        density = sum(f * f for f in fragments) / n
+        return {
+            "entities": entity_share,
+            "recall": recall,
+            "local_recall": local,
+            "bigram_recall": bigram_recall,
+            "longest_fragment": (max(fragments) / n) if fragments else 0.0,
+            "density": density / n,  # in [0, 1]: 1 when copied verbatim in one piece
+        }
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return [row["entities"] for row in self.features(pairs)]
