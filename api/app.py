@@ -7,32 +7,57 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.guard import CLIENT_HEADER, CrossSiteGuard
 from api.routes import articles, chat, openai_compat, qa
 from assistant.runtime import Runtime
 from core.settings import Settings
 from index import owner
+from index.owner import ServerLock
 
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings, *, register: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    register: bool = True,
+    runtime: Runtime | None = None,
+    server_lock: ServerLock | None = None,
+) -> FastAPI:
+    """`runtime` lets the caller open (and check) the system before the server binds, so a
+    misconfigured model is reported as one sentence, not a start-up traceback.
+
+    `server_lock` is the data directory's server lock when the caller already holds it
+    (`newsdesk serve` takes it before opening anything); otherwise the app takes it itself at
+    start-up, before opening the store, and a second server on the directory fails there
+    with ServerBusy instead of serving (and unregistering) beside the first."""
+
+    given = runtime
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings).start_serving()
-        app.state.runtime = runtime
-        if register:
-            # Written under the write lock, so a CLI ingest sees it before it would write.
-            with runtime.lock:
-                owner.register(settings, f"http://{settings.host}:{settings.port}")
+        held = server_lock or ServerLock(settings).acquire()
         try:
-            yield
-        finally:
+            runtime = (given or Runtime(settings)).start_serving()
+            app.state.runtime = runtime
+            token = None
             if register:
-                owner.unregister(settings)
-            runtime.close()
+                # Written under the write lock, so a CLI ingest sees it before it would write.
+                with runtime.lock:
+                    token = owner.register(settings, f"http://{settings.host}:{settings.port}")
+            try:
+                yield
+            finally:
+                if token is not None:
+                    owner.unregister(settings, token)
+                runtime.close()
+        finally:
+            if server_lock is None:
+                held.release()  # ours to release; a caller's lock is the caller's
 
     app = FastAPI(
         title="Newsdesk",
@@ -41,6 +66,15 @@ def create_app(settings: Settings, *, register: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(CrossSiteGuard, allowed_origins=settings.cors_origins)
+    if settings.cors_origins:
+        # Added last, so outermost: it answers the preflight its origins send before a write.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Accept", "Content-Type", "X-API-Key", "Authorization", CLIENT_HEADER],
+        )
     app.include_router(qa.router)
     app.include_router(articles.router)
     app.include_router(chat.router)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api.schemas import CitationOut, FiltersIn, Question
+from api.schemas import AnswerOut, CitationOut, FiltersIn, Question
 
 Message = Question
 
@@ -21,12 +21,9 @@ class ChatRequest(BaseModel):
     filters: FiltersIn | None = None
 
 
-class ChatResponse(BaseModel):
+class ChatResponse(AnswerOut):
     conversation_id: str
     question: str = Field(description="The standalone question that was searched for.")
-    answer: str
-    refused: bool
-    citations: list[CitationOut]
 
 
 class TurnOut(BaseModel):

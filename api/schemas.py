@@ -20,6 +20,7 @@ class FiltersIn(BaseModel):
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = None
     published_after: date | None = None
     published_before: date | None = None
+    as_of: date | None = None
 
     @model_validator(mode="after")
     def ordered(self) -> FiltersIn:
@@ -27,7 +28,7 @@ class FiltersIn(BaseModel):
         return self
 
     def to_filters(self) -> Filters:
-        return Filters(self.source, self.published_after, self.published_before)
+        return Filters(self.source, self.published_after, self.published_before, self.as_of)
 
 
 class AskRequest(BaseModel):
@@ -43,10 +44,25 @@ CitationOut = Citation
 itself (pydantic reads the dataclass), so the two can never drift apart."""
 
 
-class AskResponse(BaseModel):
+class AnswerOut(BaseModel):
+    """An answer as every answering route returns it."""
+
     answer: str
     refused: bool
     citations: list[CitationOut]
+    reader: str = Field(description="Who wrote the answer: the model's name, or 'extractive'.")
+    kind: str = Field(description="The shape of answer asked for: yes/no, list, entity, ...")
+    support: float | None = Field(
+        description="The judge's lowest score over the answer's checked sentences (0-1); "
+        "null when every sentence is quoted from its source."
+    )
+    dropped: list[str] = Field(
+        description="Sentences the reader wrote that the judge found unsupported, left out."
+    )
+
+
+class AskResponse(AnswerOut):
+    pass
 
 
 class PassageOut(BaseModel):

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator, Iterator
+
+from starlette.concurrency import iterate_in_threadpool
+
+from assistant.chat import ChatTurn
 
 WORDS_PER_DELTA = 3
 DELTA_PAUSE_SECONDS = 0.015
@@ -22,3 +28,24 @@ def pieces(text: str, words: int = WORDS_PER_DELTA) -> list[str]:
     if groups and lead:
         groups[0] = lead + groups[0]
     return groups
+
+
+async def paced(steps: Iterator[str | ChatTurn]) -> AsyncIterator[str | ChatTurn]:
+    """Pieces of each sentence as soon as the reader has checked it (paced), then the turn.
+
+    The reader runs in a worker thread; a refusal, which streams no sentence, is sent whole.
+    """
+    said = False
+    async for step in iterate_in_threadpool(steps):
+        if isinstance(step, ChatTurn):
+            if not said:
+                for piece in pieces(step.answer):
+                    yield piece
+                    await asyncio.sleep(DELTA_PAUSE_SECONDS)
+            yield step
+            return
+        for piece in pieces(f" {step}" if said else step):
+            yield piece
+            await asyncio.sleep(DELTA_PAUSE_SECONDS)
+        said = True
+    raise RuntimeError("the answer stream ended without a turn")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from assistant.composer import Composer
+from assistant.judge.support import SupportScorer
+from assistant.llm.base import ChatModel
+from assistant.reader import ExtractiveReader, ModelReader, Reader, Step, read
 from assistant.rerank import FeatureReranker, Reranker
 from assistant.retriever import RetrievalOptions, Retriever
 from assistant.sentence_vectors import SentenceVectors
@@ -12,7 +17,17 @@ from index.store import Store
 
 
 class Assistant:
-    def __init__(self, store: Store, settings: Settings, reranker: Reranker | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        reranker: Reranker | None = None,
+        model: ChatModel | None = None,
+        judge: SupportScorer | None = None,
+        threshold: float = 0.0,
+    ) -> None:
+        """With a `model` (and the `judge` and its `threshold` that check what it writes) the
+        answer is the model's, verified; without, the extractive composer's."""
         self.store = store
         self.top_k = settings.top_k
         sentences = SentenceVectors(store.embedder)
@@ -32,6 +47,11 @@ class Assistant:
             min_support=settings.min_support,
             max_sentences=settings.max_answer_sentences,
         )
+        self.reader: Reader = ExtractiveReader(self.composer)
+        if model is not None:
+            if judge is None:
+                raise ValueError("a model's answers need a judge to check them")
+            self.reader = ModelReader(model, self.composer, judge, threshold)
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[ScoredPassage]:
         return self.retriever.retrieve(query, k, filters)
@@ -39,7 +59,14 @@ class Assistant:
     def ask(
         self, question: str, top_k: int | None = None, filters: Filters | None = None
     ) -> Answer:
+        return read(self.stream(question, top_k, filters))
+
+    def stream(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Iterator[Step]:
+        """The answer sentence by sentence, each checked before it is yielded, then the
+        whole Answer (see reader.Step)."""
         k = top_k or self.top_k
         vector = self.store.embedder.encode([question])[0]
         passages = self.retriever.retrieve(question, k, filters, query_vector=vector)
-        return self.composer.compose(question, passages, vector)
+        yield from self.reader.stream(question, passages, vector)

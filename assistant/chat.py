@@ -6,14 +6,15 @@ question is being searched before the answer is ready; `reply` does both for eve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.answering import Assistant
 from assistant.composer import REFUSAL
 from assistant.conversations import ConversationStore, Turn, new_id
 from assistant.followup import QuestionRewriter
-from core.records import Answer, Answerer, Citation, Filters
+from core.records import Answer, Citation, Filters
 
 HISTORY_TURNS = 6
 """Turns a follow-up may refer back to: the last three exchanges."""
@@ -33,35 +34,36 @@ class ChatTurn:
     """None for a stateless exchange (the OpenAI-compatible endpoint stores nothing)."""
     message: str
     question: str
-    answer: str
-    refused: bool
-    citations: list[Citation]
+    reply: Answer
+
+    @property
+    def answer(self) -> str:
+        return self.reply.answer
+
+    @property
+    def refused(self) -> bool:
+        return self.reply.refused
+
+    @property
+    def citations(self) -> list[Citation]:
+        return self.reply.citations
 
     @classmethod
     def from_answer(cls, pending: PendingTurn, answer: Answer) -> ChatTurn:
-        return cls(
-            conversation_id=pending.conversation_id,
-            message=pending.message,
-            question=pending.question,
-            answer=answer.answer,
-            refused=answer.refused,
-            citations=list(answer.citations),
-        )
+        return cls(pending.conversation_id, pending.message, pending.question, answer)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "conversation_id": self.conversation_id,
             "question": self.question,
-            "answer": self.answer,
-            "refused": self.refused,
-            "citations": [c.as_dict() for c in self.citations],
+            **self.reply.as_dict(),
         }
 
 
 class Chat:
     def __init__(
         self,
-        assistant: Answerer,
+        assistant: Assistant,
         store: ConversationStore,
         rewriter: QuestionRewriter,
         history_turns: int = HISTORY_TURNS,
@@ -85,7 +87,20 @@ class Chat:
         return PendingTurn(conversation_id, message, question, new=False)
 
     def complete(self, pending: PendingTurn, filters: Filters | None = None) -> ChatTurn:
-        answer = self.assistant.ask(pending.question, None, filters)
+        return self.remember(pending, self.assistant.ask(pending.question, None, filters))
+
+    def stream(
+        self, pending: PendingTurn, filters: Filters | None = None
+    ) -> Iterator[str | ChatTurn]:
+        """Each sentence of the answer as soon as it is checked, then the stored turn."""
+        for step in self.assistant.stream(pending.question, None, filters):
+            if isinstance(step, Answer):
+                yield self.remember(pending, step)
+                return
+            yield step
+        raise RuntimeError("the assistant's stream ended without an answer")
+
+    def remember(self, pending: PendingTurn, answer: Answer) -> ChatTurn:
         turn = ChatTurn.from_answer(pending, answer)
         if pending.conversation_id is not None:
             # A conversation deleted while its answer was being composed stays deleted.

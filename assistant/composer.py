@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from assistant.kinds import question_kind
 from assistant.sentence_vectors import SentenceVectors
 from assistant.terms import QuestionTerms, analyse, missing_names, offers_answer, overlap
 from core.records import Answer, Citation, ScoredPassage
@@ -35,6 +36,9 @@ class Candidate:
     passage_index: int
     """Where the sentence's passage is in the passages being composed from."""
     position: int
+    start: int
+    end: int
+    """Where the sentence stands in its passage's text (for highlighting it)."""
     text: str
     similarity: float
     score: float
@@ -77,34 +81,37 @@ class Composer:
         query_vector: NDArray[np.float32],
     ) -> list[Candidate]:
         spans = [
-            (p, pos, s.text)
+            (p, pos, s)
             for p, passage in enumerate(passages)
             for pos, s in enumerate(split_sentences(passage.text))
             if len(s.text) >= MIN_SENTENCE_CHARS
         ]
         if not spans:
             return []
-        vectors = self.vectors.encode([text for _, _, text in spans])
+        vectors = self.vectors.encode([s.text for _, _, s in spans])
         similarities = vectors @ query_vector
         out = [
             Candidate(
                 passage_index=p,
                 position=pos,
-                text=text,
+                start=s.start,
+                end=s.end,
+                text=s.text,
                 similarity=float(sim),
                 score=float(sim)
-                + OVERLAP_WEIGHT * overlap(terms, text)
-                + (ANSWER_TYPE_BONUS if offers_answer(terms, text) else 0.0),
+                + OVERLAP_WEIGHT * overlap(terms, s.text)
+                + (ANSWER_TYPE_BONUS if offers_answer(terms, s.text) else 0.0),
             )
-            for (p, pos, text), sim in zip(spans, similarities, strict=True)
+            for (p, pos, s), sim in zip(spans, similarities, strict=True)
         ]
         return sorted(out, key=lambda c: c.score, reverse=True)
 
-    def select(self, ranked: Sequence[Candidate]) -> list[tuple[Candidate, list[int]]]:
+    def select(self, ranked: Sequence[Candidate]) -> list[tuple[Candidate, list[Candidate]]]:
         """Best sentences first; a sentence that restates one already chosen adds its passage
-        as a second citation instead of repeating the fact."""
+        as a second citation instead of repeating the fact. Each chosen sentence comes with
+        every sentence that states it (itself first), one per passage."""
         best = ranked[0].score
-        chosen: list[tuple[Candidate, list[int]]] = []
+        chosen: list[tuple[Candidate, list[Candidate]]] = []
         chosen_vectors: list[NDArray[np.float32]] = []
         for candidate in ranked:
             if candidate.score < best - SELECTION_MARGIN:
@@ -120,12 +127,12 @@ class Composer:
             )
             if twin is not None:
                 cites = chosen[twin][1]
-                if candidate.passage_index not in cites:
-                    cites.append(candidate.passage_index)
+                if all(c.passage_index != candidate.passage_index for c in cites):
+                    cites.append(candidate)
                 continue
             if len(chosen) >= self.max_sentences:
                 continue
-            chosen.append((candidate, [candidate.passage_index]))
+            chosen.append((candidate, [candidate]))
             chosen_vectors.append(vector)
         # Read in story order: by passage rank, then by position in the passage.
         chosen.sort(key=lambda item: (item[0].passage_index, item[0].position))
@@ -134,19 +141,24 @@ class Composer:
     def render(
         self,
         question: str,
-        chosen: Sequence[tuple[Candidate, list[int]]],
+        chosen: Sequence[tuple[Candidate, list[Candidate]]],
         passages: Sequence[ScoredPassage],
     ) -> Answer:
         numbers: dict[int, int] = {}
+        spans: dict[int, list[tuple[int, int]]] = {}
         sentences: list[str] = []
-        for candidate, cites in chosen:
-            markers = "".join(f"[{numbers.setdefault(p, len(numbers) + 1)}]" for p in cites)
+        for candidate, stated in chosen:
+            markers = "".join(
+                f"[{numbers.setdefault(c.passage_index, len(numbers) + 1)}]" for c in stated
+            )
             sentences.append(attach_markers(candidate.text, markers))
+            for c in stated:
+                spans.setdefault(c.passage_index, []).append((c.start, c.end))
         citations = [
-            Citation.from_passage(number, passages[p])
+            Citation.from_passage(number, passages[p], highlights=spans[p])
             for p, number in sorted(numbers.items(), key=by_number)
         ]
-        return Answer(" ".join(sentences), False, citations, question)
+        return Answer(" ".join(sentences), False, citations, question, kind=question_kind(question))
 
 
 def by_number(item: tuple[int, int]) -> int:

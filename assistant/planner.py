@@ -71,7 +71,7 @@ def plan_query(
 ) -> QueryPlan:
     sources = mentioned_sources(question, known_sources) if not filters.source else []
     recency = bool(_RECENT.search(question))
-    window = named_window(question) or relative_window(question, newest)
+    window = named_window(question) or relative_window(question, today(newest, filters.as_of))
     texts = split_parts(question)
     parts: list[SubQuery] = []
     if len(sources) > 1:
@@ -86,6 +86,14 @@ def plan_query(
         if len(parts) > 1:
             parts.insert(0, SubQuery(question, filters))
     return QueryPlan(question, parts, recency, window, sources)
+
+
+def today(newest: date | None, as_of: date | None) -> date | None:
+    """The day relative dates are read from: the newest story, unless the question is asked
+    as of an earlier day (then stories after it do not exist for the question)."""
+    if as_of is None:
+        return newest
+    return min(newest, as_of) if newest else as_of
 
 
 def mentioned_sources(question: str, known: Sequence[str]) -> list[str]:

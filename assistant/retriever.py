@@ -95,11 +95,14 @@ class Retriever:
         similarity (fetched from Chroma for BM25-only hits) for the reranker."""
         catalog = self.store.catalog
         article_ids = catalog.ids_matching(filters.source) if filters.source else None
+        # as_of bounds like published_before, and undated articles fare as they always have
+        # under it: Chroma keeps them (stored as day -1), BM25 drops them (NULL compares false).
+        until = filters.until
         dense = self.store.vectors.query(
             vector,
             self.candidates,
             after=filters.published_after,
-            before=filters.published_before,
+            before=until,
             article_ids=article_ids,
         )
         lexical = (
@@ -108,7 +111,7 @@ class Retriever:
                 self.candidates,
                 source=filters.source,
                 after=filters.published_after,
-                before=filters.published_before,
+                before=until,
             )
             if self.options.lexical
             else []

@@ -3,8 +3,8 @@ harness and the benches alike.
 
 Each part is built on first use and then kept, so a command that only writes never loads the
 answering stack, and a process loads each model once. It owns the store, the writer (and the
-ingester that hands writes to a running server), the assistant, the conversation store and
-the chat; the reader and the judge join it here.
+ingester that hands writes to a running server), the reader's model and the faithfulness
+judge, the assistant, the conversation store and the chat.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from assistant.answering import Assistant
 from assistant.chat import Chat
 from assistant.conversations import ConversationStore
 from assistant.followup import RuleRewriter
+from assistant.judge.support import CombinedScorer, default_scorer
+from assistant.llm.base import ChatModel
+from assistant.llm.factory import open_model
 from core.settings import Settings
 from index.embedder import Embedder
 from index.ingester import Ingester, RemoteNotice
@@ -53,8 +56,28 @@ class Runtime:
         return Ingester(self.settings, lambda: self.embedder, on_remote)
 
     @cached_property
+    def model(self) -> ChatModel | None:
+        """The reader's language model as settings name it (None: extractive answers).
+        Raises ModelUnavailable, with what to do, when it cannot be used."""
+        return open_model(self.settings)
+
+    @cached_property
+    def judge(self) -> CombinedScorer:
+        """The one faithfulness judge: the reader checks its sentences with it, the eval
+        harness scores answers with it."""
+        return default_scorer(self.embedder)
+
+    @cached_property
     def assistant(self) -> Assistant:
-        return Assistant(self.store, self.settings)
+        if self.model is None:
+            return Assistant(self.store, self.settings)
+        return Assistant(
+            self.store,
+            self.settings,
+            model=self.model,
+            judge=self.judge,
+            threshold=self.judge.threshold,
+        )
 
     @cached_property
     def conversations(self) -> ConversationStore:
@@ -69,6 +92,7 @@ class Runtime:
         and load the model now rather than on the first question."""
         self.writer.recover()
         self.embedder.encode(["warm-up"])
+        self.model  # noqa: B018 - a misconfigured model stops the start, with what to do
         # Built now, before requests arrive on several threads at once.
         self.chat  # noqa: B018
         return self

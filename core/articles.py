@@ -69,6 +69,16 @@ class Article:
         return replace(self, sources=tuple(s for s in merged if s != self.source))
 
 
+def with_default_source(article: Article, source: str | None) -> Article:
+    """The article credited to `source` when it names no outlet itself: formats such as the
+    seed text carry none, and the person ingesting them knows where they came from. An outlet
+    the article names stays, since it is the more specific of the two."""
+    name = (source or "").strip()
+    if not name or article.source:
+        return article
+    return replace(article, source=name)
+
+
 def canonical_url(url: str) -> str:
     """Drop tracking parameters, fragments, default ports and trailing slashes."""
     url = url.strip()

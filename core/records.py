@@ -82,14 +82,26 @@ class Filters:
     source: str | None = None
     published_after: date | None = None
     published_before: date | None = None
+    as_of: date | None = None
+    """Ask as if on this day: later articles are left out, and "latest" or "this week" in the
+    question are read from here rather than from the newest article in the index."""
 
     def __post_init__(self) -> None:
         after, before = self.published_after, self.published_before
         if after and before and after > before:
             raise ValueError("published_after must not be later than published_before")
+        if after and self.as_of and after > self.as_of:
+            raise ValueError("as_of must not be earlier than published_after")
+
+    @property
+    def until(self) -> date | None:
+        """The last publication day a question may draw on: as_of is an upper bound like
+        published_before, so search needs only one bound."""
+        bounds = [d for d in (self.published_before, self.as_of) if d]
+        return min(bounds) if bounds else None
 
     def is_empty(self) -> bool:
-        return not (self.source or self.published_after or self.published_before)
+        return not (self.source or self.published_after or self.published_before or self.as_of)
 
     def as_dict(self) -> dict[str, str]:
         """The filters as /ask and /search take them (dates as ISO strings, empty ones left out)."""
@@ -100,6 +112,8 @@ class Filters:
             out["published_after"] = self.published_after.isoformat()
         if self.published_before:
             out["published_before"] = self.published_before.isoformat()
+        if self.as_of:
+            out["as_of"] = self.as_of.isoformat()
         return out
 
 
@@ -115,9 +129,21 @@ class Citation:
     start: int
     end: int
     sources: list[str] = field(default_factory=list)
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+    """Character spans, within `passage`, of the sentences the answer relies on."""
+    support: float | None = None
+    """The judge's score for the answer's sentences citing this passage (None: quoted
+    verbatim, so supported by construction)."""
 
     @classmethod
-    def from_passage(cls, number: int, passage: Passage) -> Citation:
+    def from_passage(
+        cls,
+        number: int,
+        passage: Passage,
+        *,
+        highlights: list[tuple[int, int]] | None = None,
+        support: float | None = None,
+    ) -> Citation:
         return cls(
             id=number,
             article_id=passage.article_id,
@@ -129,6 +155,8 @@ class Citation:
             start=passage.start,
             end=passage.end,
             sources=list(passage.sources),
+            highlights=sorted(set(highlights or [])),
+            support=support,
         )
 
     @classmethod
@@ -151,12 +179,28 @@ class Answer:
     citations: list[Citation]
     question: str = ""
     """The question that was searched (a follow-up rewritten to stand alone)."""
+    reader: str = "extractive"
+    """Which reader wrote the answer (the model's name, or the extractive composer)."""
+    kind: str = ""
+    """The shape of answer the question asked for (yes/no, list, entity, date, number)."""
+    dropped: list[str] = field(default_factory=list)
+    """Sentences the reader wrote that the judge found unsupported, left out of the answer."""
+
+    @property
+    def support(self) -> float | None:
+        """The weakest checked citation's support; None when every sentence is a quote."""
+        scores = [c.support for c in self.citations if c.support is not None]
+        return min(scores) if scores else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "answer": self.answer,
             "refused": self.refused,
             "citations": [c.as_dict() for c in self.citations],
+            "reader": self.reader,
+            "kind": self.kind,
+            "support": self.support,
+            "dropped": list(self.dropped),
         }
 
 

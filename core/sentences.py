@@ -3,7 +3,7 @@
 A regex splitter is enough for news prose and keeps offsets exact (punkt would need a second
 pass to find them); it knows the abbreviations that news copy is full of.
 
-Evaluation does not use it: eval.claims has its own splitter, on purpose. That one reads
+Evaluation does not use it: assistant.judge.claims has its own splitter, on purpose. That one reads
 answers rather than articles (citation markers stay with the sentence they end, blank lines and
 list bullets are boundaries) and returns text without offsets.
 """

@@ -6,12 +6,14 @@ configured the same way whether it runs the CLI, the server or the eval harness.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.records import MAX_TOP_K
 
@@ -27,6 +29,31 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 # The local reader's weights: assembled from the `local` extra's part packages into
 # <data_dir>/models/ (assistant.llm.weights), unless local_model_file points elsewhere.
 LOCAL_MODEL_FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_origin(text: str) -> str | None:
+    """`scheme://host[:port]` as a browser writes it in the Origin header (lower case, the
+    default port left out), or None when `text` is not a web origin; "null" (a sandboxed or
+    opaque page) is None too. One spelling lets the cross-site guard compare the Origin a
+    browser sends with the Host it addressed and with NEWSDESK_CORS_ORIGINS by equality."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if scheme not in DEFAULT_PORTS or not host or parts.username or parts.password:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port in (None, DEFAULT_PORTS[scheme]):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 class Settings(BaseSettings):
@@ -78,6 +105,13 @@ class Settings(BaseSettings):
         default=None, description="When set, write endpoints require it in X-API-Key."
     )
     max_upload_bytes: int = 20 * 1024 * 1024
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Other web origins (scheme://host[:port]) whose pages may call the API, "
+        "writes included: CORS is answered for them and the cross-site guard lets them "
+        "through. Empty (the default): CORS is off and only this server's own pages may "
+        "write from a browser. A JSON list or comma-separated.",
+    )
 
     answerer: Literal["extractive", "local", "openai"] = Field(
         default="extractive",
@@ -122,6 +156,33 @@ class Settings(BaseSettings):
         description="Bearer key for the OpenAI-compatible server; local servers usually need none.",
     )
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """The environment gives one string: a JSON list, or origins separated by commas."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in (p.strip() for p in text.split(",")) if part]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        """Origins compare by exact spelling, so a typo or a "*" would silently allow nothing
+        or everything: refuse both at start-up, naming the entry."""
+        out: list[str] = []
+        for entry in value:
+            origin = normalize_origin(entry)
+            if origin is None:
+                raise ValueError(
+                    f"{entry!r} is not an origin; write scheme://host[:port], e.g. "
+                    "https://news.example (no path, no wildcard)"
+                )
+            out.append(origin)
+        return out
+
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
@@ -137,6 +198,11 @@ class Settings(BaseSettings):
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "write.lock"
+
+    @property
+    def server_lock_path(self) -> Path:
+        """Held by the one server of this data directory for its whole life (index.owner)."""
+        return self.data_dir / "server.lock"
 
     @property
     def models_dir(self) -> Path:

@@ -75,10 +75,10 @@ JUDGE_FUNCTION_WORDS = wordset(
     """
 )
 """Not content and not a name: left out of a claim's content words and trimmed off the start
-of a capitalised run (eval.lexical)."""
+of a capitalised run (assistant.judge.lexical)."""
 
 JUDGE_TITLES = wordset("mr mrs ms dr prof sir dame lord lady st")
-"""Titles dropped from a name before the judge looks for it in the evidence (eval.lexical)."""
+"""Titles dropped from a name before the judge looks for it in the evidence (judge.lexical)."""
 
 JUDGE_COMMON_OPENERS = wordset(
     """
@@ -89,7 +89,7 @@ JUDGE_COMMON_OPENERS = wordset(
     witnesses many other such while when after before during since until under over among
     """
 )
-"""Capitalised only because they open the sentence; not names (eval.lexical). Short on
+"""Capitalised only because they open the sentence; not names (assistant.judge.lexical). Short on
 purpose: a name wrongly skipped here is only a missed check, a common word kept is a false
 alarm."""
 
@@ -100,7 +100,7 @@ JUDGE_SENTENCE_STARTERS = wordset(
     """
 )
 """Words that start a new sentence often enough that "... the U.S. The talks" is a boundary
-even though "U.S." is an abbreviation (eval.claims); any other capitalised word after "U.S."
+even though "U.S." is an abbreviation (judge.claims); any other capitalised word after "U.S."
 is more likely a continuation ("U.S. President Joe Biden")."""
 
 JUDGE_CLAUSE_VERBS = wordset(
@@ -117,7 +117,7 @@ JUDGE_CLAUSE_VERBS = wordset(
     """
 )
 """Verb cues for deciding that both sides of a ", and" are clauses rather than list items
-(eval.claims). Without a POS tagger this is a heuristic; a miss only means the sentence stays
+(judge.claims). Without a POS tagger this is a heuristic; a miss only means the sentence stays
 one claim."""
 
 JUDGE_CLAUSE_SUBJECTS = wordset(
@@ -127,4 +127,4 @@ JUDGE_CLAUSE_SUBJECTS = wordset(
     """
 )
 """Words that open a clause the way a subject does, so ", and <word> ..." may start a new
-claim (eval.claims)."""
+claim (assistant.judge.claims)."""

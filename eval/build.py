@@ -106,9 +106,18 @@ def _realtimeqa_records(cases: Sequence[Case], pages: Sequence[Article]) -> list
     for case in cases:
         record: dict[str, Any] = {"id": case.id, "question": case.question}
         record["answer"] = case.answers if len(case.answers) > 1 else case.answers[0]
-        record["kind"] = "realtimeqa" if _has_gold_page(case, texts) else "realtimeqa-no-gold-page"
+        # A page published after the question's date is out of reach of its as_of filter.
+        seen = [
+            t
+            for p, t in zip(pages, texts, strict=True)
+            if not (case.date and p.published and p.published.isoformat() > case.date)
+        ]
+        record["kind"] = "realtimeqa" if _has_gold_page(case, seen) else "realtimeqa-no-gold-page"
         if case.date:
             record["date"] = case.date
+            # Asked as of the quiz's week: "this week" means that week, and pages published
+            # after it (which may give away the answer) are left out.
+            record["filters"] = {"as_of": case.date}
         records.append(record)
     return records
 

@@ -106,6 +106,7 @@ def add_commands(
         metavar="MODULE:FACTORY",
         help="answer with FACTORY(assistant) instead of the built-in assistant",
     )
+    _add_judge_option(run)
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.set_defaults(run=_guarded(run_eval))
 
@@ -131,11 +132,44 @@ def add_commands(
     validate = commands.add_parser(
         "validate-scorer",
         parents=[common],
-        help="check the faithfulness scorer against human judgements (QAGS)",
+        help="check the faithfulness judge against human judgements (QAGS)",
+        description="AUC and balanced accuracy of the judge at its one shipped threshold on "
+        "every QAGS file given (default: QAGS-CNNDM and QAGS-XSum from ../shared), the same "
+        "combination cross-validated by article, and the cost per claim.",
     )
-    validate.add_argument("path", type=Path, nargs="?", default=None, metavar="PATH")
+    validate.add_argument(
+        "paths", type=Path, nargs="*", default=[], metavar="PATH", help="QAGS JSON Lines files"
+    )
+    validate.add_argument(
+        "--qags",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a QAGS file (repeatable; same as a positional PATH)",
+    )
+    validate.add_argument(
+        "--max-articles",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a deterministic subset of N articles per file (quick checks; the llm judge "
+        "costs seconds a claim)",
+    )
+    _add_judge_option(validate)
     validate.add_argument("--json", action="store_true")
     validate.set_defaults(run=_guarded(run_validate_scorer))
+
+
+def _add_judge_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--judge",
+        choices=("fast", "llm"),
+        default="fast",
+        help="faithfulness judge: 'fast' (embeddings + lexical checks, ~ms a claim) or 'llm' "
+        "(also asks the local model about the claims the fast judge cannot decide; needs the "
+        "'local' extra, seconds a claim)",
+    )
 
 
 def _thresholds(args: argparse.Namespace, suite: str) -> Thresholds:
@@ -197,6 +231,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.report is not None and args.report.exists() and not args.report.is_dir():
         raise _usage_error(f"--report {args.report}: exists and is not a folder")
 
+    from assistant.llm.base import ModelUnavailable
     from eval.report import build_report, failures, summary_table, write_reports
     from eval.runner import evaluate
     from eval.suite import SuiteError
@@ -214,10 +249,11 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             against=args.against,
             answerer=args.answerer,
             top_k=args.top_k,
+            judge=args.judge,
             progress=_progress_printer(quiet=False),
             log=log,
         )
-    except (SuiteError, CorpusError, AnswererError) as exc:
+    except (SuiteError, CorpusError, AnswererError, ModelUnavailable) as exc:
         raise _usage_error(str(exc)) from None
     except TargetError as exc:
         raise _usage_error(f"cannot reach the server: {exc}") from None
@@ -289,31 +325,63 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
 
     from eval.datasets import default_shared
 
-    path = args.path or default_shared() / "data" / "qags" / "mturk_cnndm.jsonl"
-    if not path.is_file():
-        raise _usage_error(f"{path}: no such QAGS file (pass PATH)")
+    paths: list[Path] = [*args.paths, *args.qags]
+    if not paths:
+        folder = default_shared() / "data" / "qags"
+        paths = [p for p in (folder / "mturk_cnndm.jsonl", folder / "mturk_xsum.jsonl")]
+        paths = [p for p in paths if p.is_file()]
+        if not paths:
+            raise _usage_error(f"no QAGS files in {folder} (pass PATH or --qags PATH)")
+    for path in paths:
+        if not path.is_file():
+            raise _usage_error(f"{path}: no such QAGS file")
+    if args.max_articles is not None and args.max_articles < 2:
+        raise _usage_error("--max-articles must be at least 2")
 
-    from eval.qags import validate_scorer
-    from eval.support import default_scorer
+    from assistant.judge.support import FITTED_ON, default_scorer, llm_scorer
+    from assistant.llm.base import ModelUnavailable
+    from eval.encode_cache import cached
+    from eval.qags import validate_judge
+    from eval.scoring import judge_model
     from index.embedder import Embedder
 
-    scorer = default_scorer(Embedder.from_settings(settings))
-    try:
-        result = validate_scorer(scorer, path, scorer.threshold)
-    except (ValueError, KeyError) as exc:
-        raise _usage_error(f"{path}: not a QAGS file ({exc})") from None
-    summary = {
-        "n": int(result["n"]),
-        "auc": round(float(result["auc"]), 4),
-        "balanced_accuracy": round(float(result["balanced_accuracy"]), 4),
-        "threshold": float(result["threshold"]),
-    }
-    if args.json:
-        print(json.dumps(summary))
+    embedder = cached(Embedder.from_settings(settings))
+    if args.judge == "llm":
+        try:
+            judge: Any = llm_scorer(embedder, judge_model(settings))
+        except (ModelUnavailable, TypeError) as exc:
+            raise _usage_error(f"--judge llm: {exc}") from None
     else:
-        print(f"scorer             {scorer.name}")
-        print(f"claims (n)         {summary['n']}")
-        print(f"ROC AUC            {summary['auc']:.3f}")
-        print(f"balanced accuracy  {summary['balanced_accuracy']:.3f}")
-        print(f"threshold          {summary['threshold']:g}")
+        judge = default_scorer(embedder)
+    try:
+        result = validate_judge(
+            judge, paths, fitted_on=FITTED_ON[args.judge], max_articles=args.max_articles
+        )
+    except (ValueError, KeyError) as exc:
+        raise _usage_error(f"not a QAGS file ({exc})") from None
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"judge      {result['judge']} (threshold {result['threshold']:g})")
+    print(f"fitted on  {', '.join(result['fitted_on']) or 'none of these'}")
+    print(f"cv         {result['cross_validation']}")
+    header = f"{'set':<8} {'n':>5} {'AUC':>6} {'BA':>6}   {'cv AUC':>6} {'cv BA':>6}   cost"
+    print(header)
+    for name, entry in result["sets"].items():
+        cv = entry.get("cross_validated", {})
+        cost = f"{entry['fast_ms_per_claim']:.0f} ms/claim fast"
+        if "llm_ms_per_claim" in entry:
+            cost = (
+                f"{entry['llm_ms_per_claim']:.0f} ms/claim llm "
+                f"({entry['verified_share']:.0%} asked, "
+                f"{entry['llm_ms_per_verified_claim']:.0f} ms each); {cost}"
+            )
+        mark = "*" if entry["in_sample"] else " "
+        print(
+            f"{name:<8} {entry['n']:>5} {entry['auc']:>6.3f} {entry['balanced_accuracy']:>6.3f}"
+            f"{mark}  {cv.get('auc', float('nan')):>6.3f} "
+            f"{cv.get('balanced_accuracy', float('nan')):>6.3f}   {cost}"
+        )
+    if any(e["in_sample"] for e in result["sets"].values()):
+        print("* in-sample: the shipped constants were fitted on this set; cv is held out")
     return 0

@@ -1,8 +1,9 @@
 """Claim-level faithfulness and citation quality of a cited answer.
 
-The answer is split into claims (eval.claims), each claim is scored against the passages it
-cites by a ``SupportScorer`` (eval.support), and the verdicts become the answer's numbers:
-faithfulness, citation precision and citation recall.
+The answer is split into claims (assistant.judge.claims), each claim is scored against the
+passages it cites by a ``SupportScorer`` (assistant.judge.support, the same judge the reader
+verifies its sentences with), and the verdicts become the answer's numbers: faithfulness,
+citation precision and citation recall.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from eval.claims import Claim, split_claims
+from assistant.judge.claims import Claim, split_claims
 
 if TYPE_CHECKING:
-    from eval.support import SupportScorer
+    from assistant.judge.support import SupportScorer
 
 __all__ = ["ClaimVerdict", "FaithfulnessResult", "faithfulness"]
 

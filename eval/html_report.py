@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from eval.metric_table import GATED, LOWER_IS_BETTER, format_value
+from eval.metric_table import BY_KIND, GATED, LOWER_IS_BETTER, format_value
 from eval.triage import problems
 
 __all__ = ["bar_chart", "histogram", "render_html"]
@@ -304,7 +304,7 @@ def render_html(report: dict[str, Any], worst: int = 15) -> str:
     )
     by_kind = ""
     if report.get("by_kind"):
-        metrics = ["correctness", "faithfulness", "recall_at_k", "refusal_accuracy", "n_cases"]
+        metrics = BY_KIND
         by_kind = (
             "<h2>By kind</h2><table><tr><th>kind</th>"
             + "".join(f"<th>{m}</th>" for m in metrics)

@@ -3,9 +3,10 @@ values are shown and what it measures.
 
 Everything that lists metrics reads them from here: the keys and order of the report's
 ``aggregate`` (eval.scoring), the ``--min-*``/``--max-*`` options (eval.cli), floors versus
-ceilings (eval.gate), the report tables (eval.report, eval.html_report) and better/worse in a
-comparison (eval.compare). Adding a metric means one row here and its computation in
-eval.scoring.aggregate, whose docstring holds the full definitions.
+ceilings (eval.gate), the report tables (eval.report, eval.html_report; BY_KIND picks the
+per-kind table's columns) and better/worse in a comparison (eval.compare). Adding a metric
+means one row here and its computation in eval.scoring.aggregate, whose docstring holds the
+full definitions.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BY_KIND",
     "GATED",
     "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
@@ -85,6 +87,13 @@ METRICS: tuple[Metric, ...] = (
         option=True,
     ),
     Metric(
+        "anchor_accuracy",
+        True,
+        ".3f",
+        "MultiHop-RAG's accuracy: share of answers sharing a word with a gold answer; "
+        "unanswerable cases right when refused",
+    ),
+    Metric(
         "recall_at_k",
         True,
         ".3f",
@@ -133,6 +142,17 @@ METRICS: tuple[Metric, ...] = (
     Metric("n_cases", None, "d", "cases in the suite"),
 )
 """In report order: the order of the report's ``aggregate`` and of its tables."""
+
+BY_KIND: tuple[str, ...] = (
+    "correctness",
+    "anchor_accuracy",
+    "faithfulness",
+    "recall_at_k",
+    "refusal_accuracy",
+    "n_cases",
+)
+"""The columns of the reports' per-kind table: strict correctness beside the paper's looser
+anchor_accuracy, so each MultiHop question type can be read against the paper's own table."""
 
 _BY_NAME = {m.name: m for m in METRICS}
 

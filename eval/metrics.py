@@ -3,7 +3,8 @@
 Matching is deliberately forgiving about form and strict about content: case, punctuation,
 articles, accents and "per cent"/"%" are normalised away (SQuAD's normalisation plus a few
 news-specific spellings), but the gold answer's words must appear as a contiguous run, so
-"18 killed" never matches gold "180".
+"18 killed" never matches gold "180". The one exception is word_overlap_correct, MultiHop-RAG's
+own looser rule, kept only so our numbers can stand beside the paper's.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ __all__ = [
     "exact_match",
     "mean_or_none",
     "normalise",
+    "overlap_words",
     "passage_matches",
     "percentile",
     "retrieval_scores",
     "token_f1",
     "tokens",
+    "word_overlap_correct",
 ]
 
 COVERAGE = 0.8
@@ -72,6 +75,59 @@ def tokens(text: str) -> list[str]:
 
 def content_tokens(text: str) -> set[str]:
     return {t for t in tokens(text) if t not in ANSWER_STOPWORDS}
+
+
+_EDGE_PUNCT = string.punctuation + "\u2018\u2019\u201c\u201d\u2013\u2014"
+_ANSWER_TEMPLATE = re.compile(r'The answer to the question is "(.*?)"')
+
+
+def overlap_words(text: str) -> set[str]:
+    """MultiHop-RAG's words of a text: lower-cased, split on whitespace (``set(a.split())``
+    in its qa_evaluate.py), with our one change that punctuation at a word's edges and
+    citation markers are dropped.
+
+    The paper's model was told to answer with a bare word or entity, so its split rarely
+    met punctuation; our answers are sentences ("Yes, the Verge says ... [1].") and a raw
+    split would never find "yes" in "yes,". Inner punctuation stays, as in the source:
+    "bankman-fried" is one word and "google's" is not "google".
+    """
+    text = _MARKER.sub(" ", text).lower()
+    return {w for w in (raw.strip(_EDGE_PUNCT) for raw in text.split()) if w}
+
+
+def word_overlap_correct(
+    answer: str, golds: Iterable[str], *, refused: bool = False, unanswerable: bool = False
+) -> bool:
+    """MultiHop-RAG's answer accuracy for one case: right when the answer shares a word with
+    a gold answer.
+
+    Source: yixuantt/MultiHop-RAG, qa_evaluate.py (HEAD 3dd4d4e), where a prediction counts
+    when ``has_intersection(pred.lower(), gold.lower())``, i.e.
+    ``len(set(a.split()).intersection(set(b.split()))) > 0``, after ``extract_answer`` keeps
+    the quoted part of 'The answer to the question is "..."' when the model used that
+    template. The paper's accuracy (GPT-4: 0.56 with retrieved chunks) is the share of
+    questions matched, which is what the script prints as precision (tp / (tp + fp), one
+    answer per question); the "accuracy" that commit cc33cd8 added later, with
+    tn = fp = fn = n - tp, is n / (3n - 2tp), not a share, and not the paper's figure.
+    The rule is loose (the model was asked for "a word or entity", so one shared word was
+    taken as a match): "Sam Altman" matches gold "Sam Bankman-Fried", and any sentence with
+    "no" in it matches gold "no". Use it to stand beside the paper's figures, not as a
+    measure of being right: that is ``correctness``.
+
+    Refusals: the paper's null queries have the gold "Insufficient information." and the
+    model is told to say "Insufficient Information", so saying it is right there and
+    (sharing no word with a real gold) wrong elsewhere. Our suites mark null queries
+    ``unanswerable`` with no gold and our answerers refuse with a flag, so: an unanswerable
+    case is right exactly when refused, and a refused answerable case is wrong whatever
+    the refusal's wording. Multiple golds (RealTimeQA's aliases): any one may match.
+    """
+    if unanswerable:
+        return refused
+    if refused:
+        return False
+    match = _ANSWER_TEMPLATE.search(answer)
+    said = overlap_words(match.group(1) if match else answer)
+    return any(said & overlap_words(gold) for gold in golds)
 
 
 def _contains_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:

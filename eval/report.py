@@ -14,7 +14,7 @@ from typing import Any
 
 from eval.gate import Check, Thresholds
 from eval.html_report import render_html
-from eval.metric_table import METRICS, format_value
+from eval.metric_table import BY_KIND, METRICS, format_value
 from eval.runner import EvalRun
 from eval.triage import problems
 
@@ -77,6 +77,9 @@ def _headline(report: dict[str, Any]) -> str:
     )
     if config.get("answerer"):
         target += f", answerer {config['answerer']}"
+    faith = config.get("scorer", {}).get("faithfulness", {})
+    if faith:
+        target += f", judge {faith.get('name')} (threshold {faith.get('threshold')})"
     return (
         f"{report['suite']['name']}: {report['aggregate']['n_cases']} cases, "
         f"{config.get('seconds', 0):.1f} s, {target}, top_k={config.get('top_k')}"
@@ -122,7 +125,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     lines += [f"| {m} | {v} | {b} | {s} |" for m, v, b, s in _rows(report)]
     if report.get("by_kind"):
-        metrics = ["correctness", "faithfulness", "recall_at_k", "refusal_accuracy", "n_cases"]
+        metrics = BY_KIND
         lines += ["", "## By kind", "", "| kind | " + " | ".join(metrics) + " |"]
         lines.append("|---|" + "---:|" * len(metrics))
         for kind, agg in report["by_kind"].items():

@@ -16,12 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings
-from eval.scoring import CaseResult, Scorers, aggregate, counts, default_scorers, score_case
+from eval.scoring import (
+    CaseResult,
+    Scorers,
+    aggregate,
+    counts,
+    default_scorers,
+    judge_model,
+    score_case,
+)
 from eval.suite import SuiteCase, load_suite, suite_digest
 from eval.targets import Answerer, Target, TargetError
 
 if TYPE_CHECKING:
     from assistant.answering import Assistant
+    from assistant.judge.support import JudgeKind
     from index.embedder import Embedder
 
 __all__ = ["AnswererFactory", "EvalRun", "Progress", "evaluate", "run_cases"]
@@ -115,6 +124,7 @@ def evaluate(
     answerer: str | AnswererFactory | None = None,
     top_k: int | None = None,
     embedder: Embedder | None = None,
+    judge: JudgeKind = "fast",
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
 ) -> EvalRun:
@@ -122,7 +132,9 @@ def evaluate(
 
     Usage problems (bad suite line, unreadable corpus, unreachable server, answerer that
     does not import) raise before any question is asked: SuiteError, CorpusError,
-    AnswererError or TargetError.
+    AnswererError or TargetError. ``judge`` picks the faithfulness judge ("fast", or "llm":
+    the local model asked about the claims the fast judge cannot decide; it opens the model
+    up front, raising ModelUnavailable when it cannot).
     """
     from eval.targets import HttpTarget, LocalTarget, load_answerer
     from eval.workspace import open_index
@@ -144,6 +156,7 @@ def evaluate(
         "corpus": [str(p) for p in corpus],
         "against": against,
         "answerer": answerer if isinstance(answerer, str) or answerer is None else repr(answerer),
+        "judge": judge,
         "git_commit": _git_commit(),
         "python": platform.python_version(),
         "settings": settings.model_dump(mode="json", exclude={"api_key"}),
@@ -156,7 +169,8 @@ def evaluate(
             from index.embedder import Embedder
 
             embedder = Embedder.from_settings(settings)
-        scorers = default_scorers(embedder)
+        model = judge_model(settings) if judge == "llm" else None
+        scorers = default_scorers(embedder, judge, model)
         config["target"] = "http"
         results = run_cases(cases, http, scorers, k, progress)
     else:
@@ -167,7 +181,11 @@ def evaluate(
             else:
                 plugged = answerer(assistant) if answerer is not None else None
             target = LocalTarget(assistant, plugged)
-            scorers = default_scorers(runtime.embedder)  # the same model instance, loaded once
+            # The same embedding model instance, loaded once; the llm judge shares the reader's
+            # local model when it has one. The model comes from the caller's settings, not
+            # the run's: a --corpus run's data folder is temporary and must not get a copy.
+            model = judge_model(settings, runtime.model) if judge == "llm" else None
+            scorers = default_scorers(runtime.embedder, judge, model)
             config["target"] = "local"
             config["index"] = vars(info)
             config["embedding_model"] = runtime.embedder.name

@@ -16,6 +16,12 @@ Definitions (the report and the README point here):
   tell "Does X?" + "no" from "Does X?" + "yes".
 - answer_entailment: the share of those cases whose answer entails the gold (the second half
   alone), token_f1 / exact_match: SQuAD's, refusals scoring 0.
+- anchor_accuracy: MultiHop-RAG's own accuracy (metrics.word_overlap_correct), so a figure
+  can stand beside the paper's (GPT-4: 0.56 with retrieved chunks): over answerable cases
+  with a gold answer and unanswerable cases (the paper's null queries count too), the share
+  whose answer shares a word with a gold answer, an unanswerable case counting right when
+  refused and a refused answerable one wrong. Looser than correctness, as the paper's rule
+  is ("Sam Altman" shares "sam" with "Sam Bankman-Fried"); not gated by default.
 - recall_at_k, mrr: over cases with gold evidence or a retrievable gold answer, from the top-k
   passages the target's search returns for the question (see metrics.retrieval_scores).
 - refusal_accuracy: share of unanswerable cases refused; wrong_refusal_rate: share of
@@ -42,13 +48,16 @@ from eval.metrics import (
     percentile,
     retrieval_scores,
     token_f1,
+    word_overlap_correct,
 )
 from eval.suite import SuiteCase
 from eval.targets import Retrieved
 
 if TYPE_CHECKING:
+    from assistant.judge.support import JudgeKind, SupportScorer
+    from assistant.llm.base import ChatModel
     from core.records import Answer
-    from eval.support import SupportScorer
+    from core.settings import Settings
     from index.embedder import Embedder
 
 __all__ = [
@@ -59,6 +68,7 @@ __all__ = [
     "counts",
     "default_scorers",
     "gold_statement",
+    "judge_model",
     "score_case",
 ]
 
@@ -83,12 +93,17 @@ class CaseResult:
     entailment: float | None = None
     entailed: bool | None = None
     correct: bool | None = None
+    anchor_correct: bool | None = None
+    """MultiHop-RAG's word-overlap verdict; None where there is nothing to check against."""
     token_f1: float | None = None
     exact_match: bool | None = None
     recall_at_k: float | None = None
     reciprocal_rank: float | None = None
     fake_repeated: bool | None = None
     error: str | None = None
+    reader: str = ""
+    dropped: list[str] = field(default_factory=list)
+    """Sentences the reader wrote and its own check left out (shown, not scored)."""
 
     @property
     def has_gold(self) -> bool:
@@ -119,6 +134,8 @@ class CaseResult:
             "refused": self.refused,
             "error": self.error,
             "latency_ms": self.latency_ms,
+            "reader": self.reader,
+            "dropped": self.dropped,
             "citations": self.citations,
             "retrieved": [
                 {"chunk_id": r.chunk_id, "article_id": r.article_id, "title": r.title}
@@ -133,6 +150,7 @@ class CaseResult:
             "entailment": self.entailment,
             "entailed": self.entailed,
             "correct": self.correct,
+            "anchor_correct": self.anchor_correct,
             "token_f1": self.token_f1,
             "exact_match": self.exact_match,
             "recall_at_k": self.recall_at_k,
@@ -164,11 +182,12 @@ def gold_statement(question: str, gold: str) -> str:
 class Scorers:
     """The support scorers a run uses, both on the one embedding model.
 
-    Faithfulness uses the QAGS-fitted "extractive" profile, made for answers that restate
-    their passages. Entailment of the gold uses the "paraphrase" profile: the gold statement
-    is built by us and never copies the answer's word sequences, so the extractive profile
-    scores even right answers near 0 (measured on the demo suite: 0.01-0.04 for correct
-    answers, against 0.07-0.67 with the paraphrase profile and <= 0.02 for swapped names).
+    Faithfulness uses the judge the run names (``--judge fast|llm``, assistant.judge.support),
+    the one the reader verifies its sentences with. Entailment of the gold uses the
+    "paraphrase" profile: the gold statement is built by us and never copies the answer's
+    word sequences, so copy features must not count (measured on the demo suite with the
+    copy-based profile: 0.01-0.04 for correct answers, against 0.07-0.67 with the paraphrase
+    profile and <= 0.02 for swapped names).
     """
 
     faithfulness: SupportScorer
@@ -186,14 +205,42 @@ class Scorers:
         }
 
 
-def default_scorers(embedder: Embedder) -> Scorers:
+def default_scorers(
+    embedder: Embedder, judge: JudgeKind = "fast", model: ChatModel | None = None
+) -> Scorers:
+    """The faithfulness judge ``judge`` names ("fast", or "llm" on ``model``, which must then
+    be given) and the entailment scorer, both on one cached embedding model."""
+    from assistant.judge.support import default_scorer, llm_scorer
     from eval.encode_cache import cached
-    from eval.support import default_scorer
 
     memo = cached(embedder)  # shared: both scorers see the same passages and answers
-    faith = default_scorer(memo)
+    if judge == "llm":
+        if model is None:
+            raise ValueError("the llm judge needs a model")
+        faith: SupportScorer = llm_scorer(memo, model)
+    else:
+        faith = default_scorer(memo)
     entail = default_scorer(memo, profile="paraphrase")
-    return Scorers(faith, faith.threshold, entail, entail.threshold)
+    return Scorers(faith, float(getattr(faith, "threshold", 0.5)), entail, entail.threshold)
+
+
+def judge_model(settings: Settings, reader: ChatModel | None = None) -> ChatModel:
+    """The model the llm judge asks: the reader's own local model when it runs one (one copy
+    of the weights in memory), else the bundled local model opened now. Raises
+    ModelUnavailable, with what to do, when it cannot be used."""
+    from assistant.judge.verifier import supports_choices
+    from assistant.llm.local import LocalModel
+
+    if reader is not None and supports_choices(reader):
+        return reader
+    return LocalModel(settings)
+
+
+def _anchor_graded(case: SuiteCase) -> bool:
+    """Whether anchor_accuracy counts the case: the paper scores every query with a gold,
+    its null queries included, so ours are the answerable ones with a gold answer and the
+    unanswerable ones."""
+    return bool(case.answers and case.answerable) or case.unanswerable
 
 
 def score_case(
@@ -204,7 +251,7 @@ def score_case(
     scorers: Scorers,
     error: str | None = None,
 ) -> CaseResult:
-    from eval.claims import strip_citations
+    from assistant.judge.claims import strip_citations
     from eval.faithfulness import faithfulness
 
     result = CaseResult(case=case, retrieved=list(retrieved), latency_ms=latency_ms, error=error)
@@ -217,9 +264,13 @@ def score_case(
         if case.answers and case.answerable:
             result.correct = result.answer_match = result.exact_match = False
             result.token_f1 = 0.0
+        if _anchor_graded(case):
+            result.anchor_correct = False  # nothing said and nothing refused: wrong either way
         return result
 
     result.answer = answer.answer
+    result.reader = answer.reader
+    result.dropped = list(answer.dropped)
     result.refused = answer.refused or not answer.answer.strip()
     result.citations = [
         {
@@ -270,6 +321,10 @@ def score_case(
         elif statements:
             result.entailment, result.entailed = 0.0, False
         result.correct = result.answer_match or bool(result.entailed)
+    if _anchor_graded(case):
+        result.anchor_correct = word_overlap_correct(
+            clean, case.answers, refused=result.refused, unanswerable=case.unanswerable
+        )
     if case.fake_answer:
         result.fake_repeated = not result.refused and contains_answer(clean, [case.fake_answer])
     return result
@@ -285,6 +340,7 @@ def aggregate(results: Sequence[CaseResult]) -> dict[str, float | int | None]:
         "citation_precision": mean_or_none(r.citation_precision for r in answered),
         "citation_recall": mean_or_none(r.citation_recall for r in answered),
         "correctness": mean_or_none(r.correct for r in graded),
+        "anchor_accuracy": mean_or_none(r.anchor_correct for r in results),
         "recall_at_k": mean_or_none(r.recall_at_k for r in results),
         "mrr": mean_or_none(r.reciprocal_rank for r in results),
         "refusal_accuracy": mean_or_none(r.refused for r in results if r.case.unanswerable),

@@ -31,7 +31,7 @@ _KEYS = {
     "date",
     "notes",
 }
-_FILTER_KEYS = {"source", "published_after", "published_before"}
+_FILTER_KEYS = {"source", "published_after", "published_before", "as_of"}
 
 
 class SuiteError(ValueError):
@@ -107,7 +107,7 @@ def _filters(value: object, where: str) -> Filters:
     if source is not None and (not isinstance(source, str) or not source.strip()):
         raise SuiteError(f"{where}: filters.source must be a non-empty string")
     dates: dict[str, date | None] = {}
-    for key in ("published_after", "published_before"):
+    for key in ("published_after", "published_before", "as_of"):
         raw = value.get(key)
         if raw is None:
             dates[key] = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from core.articles import Article, ArticleError
+from core.articles import Article, ArticleError, with_default_source
 from index.formats.jsonl import read_json, read_jsonl
 from index.formats.seed import read_seed
 
@@ -76,10 +76,11 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_articles(paths: Iterable[Path]) -> list[Article]:
-    """Every article under the given paths; the first bad input stops the load before any
-    write happens, so a typo never half-ingests a batch."""
+def load_articles(paths: Iterable[Path], source: str | None = None) -> list[Article]:
+    """Every article under the given paths, those naming no outlet credited to `source`; the
+    first bad input stops the load before any write happens, so a typo never half-ingests a
+    batch."""
     articles: list[Article] = []
     for path in discover(paths):
-        articles.extend(reader_for(path)(path))
+        articles.extend(with_default_source(a, source) for a in reader_for(path)(path))
     return articles

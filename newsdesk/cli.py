@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune", action="store_true", help="delete indexed articles not found in PATHs"
     )
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ingest.add_argument(
+        "--source",
+        type=outlet_name,
+        default=None,
+        metavar="NAME",
+        help="outlet for articles that do not name their own (e.g. the seed text format)",
+    )
     ingest.set_defaults(run=run_ingest)
 
     ask = commands.add_parser("ask", parents=[common], help="ask a question")
@@ -115,6 +122,20 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="only articles from this outlet")
     parser.add_argument("--after", type=iso_date, default=None, help="published on/after")
     parser.add_argument("--before", type=iso_date, default=None, help="published on/before")
+    parser.add_argument(
+        "--as-of",
+        type=iso_date,
+        default=None,
+        metavar="DATE",
+        help="ask as if on DATE: later articles are ignored, 'latest' means up to DATE",
+    )
+
+
+def outlet_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("the outlet name is empty")
+    return name
 
 
 def iso_date(value: str) -> date:
@@ -129,7 +150,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from index.loaders import load_articles
 
     try:
-        articles = load_articles(args.paths)
+        articles = load_articles(args.paths, source=args.source)
     except ArticleError as exc:
         raise CliError(f"{exc}; nothing was indexed") from None
     if not articles:
@@ -176,13 +197,37 @@ def open_runtime(settings: Settings) -> Runtime:
     return Runtime(settings)
 
 
+def checked(runtime: Runtime) -> Runtime:
+    """The runtime with its reader model opened: a model that cannot be used (no weights, a
+    server that does not answer, an unknown model name) stops the command with one sentence."""
+    from assistant.llm.base import ModelUnavailable
+
+    try:
+        runtime.model  # noqa: B018
+    except ModelUnavailable as exc:
+        raise CliError(str(exc)) from None
+    return runtime
+
+
+_FILTER_OPTIONS = {"published_after": "--after", "published_before": "--before", "as_of": "--as-of"}
+
+
 def filters_from(args: argparse.Namespace) -> Any:
     from core.records import Filters
 
     try:
-        return Filters(source=args.source, published_after=args.after, published_before=args.before)
-    except ValueError:
-        raise CliError("--after must not be later than --before") from None
+        return Filters(
+            source=args.source,
+            published_after=args.after,
+            published_before=args.before,
+            as_of=args.as_of,
+        )
+    except ValueError as exc:
+        # Filters names its fields as the API does; say it in this command's option names.
+        message = str(exc)
+        for field, option in _FILTER_OPTIONS.items():
+            message = message.replace(field, option)
+        raise CliError(message) from None
 
 
 def open_assistant(settings: Settings) -> Any:
@@ -191,7 +236,7 @@ def open_assistant(settings: Settings) -> Any:
             f"no index in {settings.data_dir}; run `newsdesk ingest PATH` first "
             "(or pass --data-dir)"
         )
-    return open_runtime(settings).assistant
+    return checked(open_runtime(settings)).assistant
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -202,7 +247,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         check_top_k(args.top_k)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    answer = open_assistant(settings).ask(question, args.top_k, filters_from(args))
+    filters = filters_from(args)  # before the model loads: a bad filter fails at once
+    answer = open_assistant(settings).ask(question, args.top_k, filters)
     if args.json:
         print(json.dumps(answer.as_dict(), ensure_ascii=False))
         return 0
@@ -218,7 +264,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 def run_search(args: argparse.Namespace, settings: Settings) -> int:
     if not args.query.strip():
         raise CliError("the query is empty")
-    hits = open_assistant(settings).search(args.query, args.k, filters_from(args))
+    filters = filters_from(args)
+    hits = open_assistant(settings).search(args.query, args.k, filters)
     if args.json:
         print(json.dumps([h.as_dict() for h in hits], ensure_ascii=False))
         return 0
@@ -229,14 +276,25 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from api.app import create_app
+    from index.owner import ServerBusy, ServerLock
 
     host = args.host or settings.host
     port = args.port or settings.port
     settings = settings.model_copy(update={"host": host, "port": port})
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # First of all, before the heavy imports, the model or the store: a second server on this
+    # directory stops here, in a second, and never touches the first one's registration.
+    try:
+        server_lock = ServerLock(settings).acquire()
+    except ServerBusy as exc:
+        raise CliError(str(exc)) from None
+    with server_lock:
+        import uvicorn
+
+        from api.app import create_app
+
+        runtime = checked(open_runtime(settings))
+        app = create_app(settings, runtime=runtime, server_lock=server_lock)
+        uvicorn.run(app, host=host, port=port, log_level="info")
     return 0
 
 

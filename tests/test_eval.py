@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ import broken_answerer
 
 from eval.compare import compare_reports, format_comparison
 from eval.gate import ThresholdError, Thresholds, check, load_thresholds, parse_thresholds
-from eval.html_report import bar_chart, histogram
+from eval.html_report import bar_chart, histogram, render_html
 from eval.metrics import (
     contains_answer,
     exact_match,
@@ -33,9 +34,11 @@ from eval.metrics import (
     percentile,
     retrieval_scores,
     token_f1,
+    word_overlap_correct,
 )
-from eval.report import load_report
-from eval.scoring import AGGREGATE_METRICS, CaseResult, aggregate, gold_statement
+from eval.report import build_report, load_report, markdown
+from eval.runner import EvalRun, by_kind
+from eval.scoring import AGGREGATE_METRICS, CaseResult, aggregate, counts, gold_statement
 from eval.suite import SuiteCase, SuiteError, load_suite
 from eval.testing import SuiteOutcome, assert_suite, check_suite
 from index.embedder import Embedder
@@ -100,6 +103,44 @@ class TestNormalisation:
         assert percentile([10.0, 20.0, 30.0, 40.0], 95) == pytest.approx(38.5)
 
 
+class TestAnchorAccuracy:
+    """MultiHop-RAG's qa_evaluate.py rule: lower-cased, any shared word is a match."""
+
+    def test_a_shared_word_is_enough(self) -> None:
+        assert word_overlap_correct("Sam Altman", ["Sam Bankman-Fried"])  # loose, as the paper
+        assert word_overlap_correct("It was reported by Google [2].", ["Google"])
+        assert word_overlap_correct("Verstappen", ["Lewis Hamilton", "Max Verstappen"])
+
+    def test_no_shared_word_is_wrong(self) -> None:
+        assert not word_overlap_correct("Lewis Hamilton won.", ["Max Verstappen"])
+        assert not word_overlap_correct("About 180 people.", ["18"])  # words, not substrings
+        assert not word_overlap_correct("Sam Altman", [])
+
+    def test_case_and_edge_punctuation_are_ignored(self) -> None:
+        assert word_overlap_correct("GOOGLE.", ["google"])
+        assert word_overlap_correct("“Sportsbooks”, it says", ["Sportsbooks"])
+        # Punctuation inside a word stays, as str.split() leaves it in the source.
+        assert not word_overlap_correct("Google's deal", ["Google"])
+
+    def test_polar_gold_against_a_sentence(self) -> None:
+        assert word_overlap_correct("Yes, the Verge and TechCrunch agree [1].", ["Yes"])
+        assert not word_overlap_correct("Both articles agree [1].", ["Yes"])
+        # The paper's looseness, kept: a "no" anywhere matches gold "no".
+        assert word_overlap_correct("Yes, there is no doubt.", ["no"])
+
+    def test_the_paper_answer_template_is_extracted(self) -> None:
+        said = 'The answer to the question is "Google". Apple was also named.'
+        assert word_overlap_correct(said, ["Google"])
+        assert not word_overlap_correct(said, ["Apple"])
+
+    def test_refusals(self) -> None:
+        refusal = "I could not find an answer to that in the indexed news."
+        assert word_overlap_correct(refusal, [], refused=True, unanswerable=True)
+        assert not word_overlap_correct("Google did.", [], unanswerable=True)
+        # Refusing an answerable question is wrong even if the refusal shares a word.
+        assert not word_overlap_correct(refusal, ["the news"], refused=True)
+
+
 class TestRetrievalMatching:
     FACT = "The lorries passed through the Rafah crossing, the only entry point into Gaza."
 
@@ -131,7 +172,7 @@ class TestRetrievalMatching:
 
 def case_result(case_id: str, **fields: object) -> CaseResult:
     case_fields = {
-        k: fields.pop(k) for k in ("answers", "unanswerable", "fake_answer") if k in fields
+        k: fields.pop(k) for k in ("answers", "unanswerable", "fake_answer", "kind") if k in fields
     }
     return CaseResult(case=SuiteCase(id=case_id, question="q?", **case_fields), **fields)  # type: ignore[arg-type]
 
@@ -171,12 +212,74 @@ class TestAggregates:
         # Refusals make no claims: faithfulness averages over answers that said something.
         assert agg["faithfulness"] == 0.75
 
+    def test_anchor_accuracy_counts_unanswerable_cases_correctness_does_not(self) -> None:
+        results = [
+            case_result("hit", answers=("Yes",), correct=False, anchor_correct=True),
+            case_result("miss", answers=("Google",), correct=False, anchor_correct=False),
+            case_result("null-refused", unanswerable=True, refused=True, anchor_correct=True),
+            case_result("evidence-only"),  # no gold answer: neither metric measures it
+        ]
+        agg = aggregate(results)
+        assert agg["correctness"] == 0.0
+        assert agg["anchor_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+        assert aggregate([case_result("evidence-only")])["anchor_accuracy"] is None
+
     def test_counterfactual_repeat_rate(self) -> None:
         results = [
             case_result("a", answers=("Tampa",), fake_answer="Glendale", fake_repeated=True),
             case_result("b", answers=("Tampa",), fake_answer="Glendale", fake_repeated=False),
         ]
         assert aggregate(results)["counterfactual_repeat_rate"] == 0.5
+
+
+class TestPerKindReport:
+    def test_the_report_shows_anchor_accuracy_overall_and_per_question_type(self) -> None:
+        """A small MultiHop-shaped run: per question type, strict correctness beside the
+        paper's accuracy, with null queries measured by the second only."""
+
+        results = [
+            case_result(
+                "c1", kind="comparison_query", answers=("Yes",), correct=True, anchor_correct=True
+            ),
+            case_result(
+                "c2", kind="comparison_query", answers=("no",), correct=False, anchor_correct=True
+            ),
+            case_result(
+                "i1",
+                kind="inference_query",
+                answers=("Google",),
+                correct=False,
+                anchor_correct=False,
+            ),
+            case_result(
+                "n1", kind="null_query", unanswerable=True, refused=True, anchor_correct=True
+            ),
+            case_result("n2", kind="null_query", unanswerable=True, anchor_correct=False),
+        ]
+        run = EvalRun(
+            suite_path=Path("multihop-ci.jsonl"),
+            results=results,
+            aggregate=aggregate(results),
+            counts=counts(results),
+            by_kind=by_kind(results),
+            config={"top_k": 5, "seconds": 0.0},
+        )
+        report = build_report(run, check(run.aggregate, Thresholds({})), Thresholds({}))
+        assert report["aggregate"]["anchor_accuracy"] == 0.6
+        kinds = report["by_kind"]
+        assert kinds["comparison_query"]["correctness"] == 0.5
+        assert kinds["comparison_query"]["anchor_accuracy"] == 1.0
+        assert kinds["null_query"]["correctness"] is None
+        assert kinds["null_query"]["anchor_accuracy"] == 0.5
+        assert report["cases"][0]["anchor_correct"] is True
+
+        md = markdown(report)
+        assert "| anchor_accuracy | 0.600 |" in md
+        header = next(line for line in md.splitlines() if line.startswith("| kind |"))
+        assert "| correctness | anchor_accuracy |" in header
+        assert "| null_query | n/m | 0.500 |" in md
+        html = render_html(report)
+        assert "<th>correctness</th><th>anchor_accuracy</th>" in html
 
 
 class TestGate:
@@ -252,6 +355,15 @@ class TestSuiteFiles:
             ('{"question": "", "answer": "x"}', "'question' is missing or empty"),
             ('{"question": "Who?", "answer": "x", "unanswerable": true}', "cannot have a gold"),
             ('{"question": "Who?", "filters": {"published_after": "last week"}}', "not a date"),
+            (
+                '{"question": "Who?", "filters": {"as_of": "someday"}}',
+                "filters.as_of .* not a date",
+            ),
+            (
+                '{"question": "Who?", '
+                '"filters": {"published_after": "2023-10-10", "as_of": "2023-10-01"}}',
+                "as_of must not be earlier than published_after",
+            ),
             ('{"question": "Who?"', "malformed JSON"),
             ('["Who?"]', "expected a JSON object"),
         ],
@@ -261,6 +373,26 @@ class TestSuiteFiles:
         with pytest.raises(SuiteError, match=message) as info:
             load_suite(path)
         assert str(info.value).startswith(f"{path}:2:")
+
+    def test_filters_take_as_of(self, tmp_path: Path) -> None:
+        path = self.write(
+            tmp_path,
+            '{"question": "Who won this week?", "filters": {"as_of": "2023-10-06"}}',
+        )
+        (case,) = load_suite(path)
+        assert case.filters is not None and case.filters.as_of == date(2023, 10, 6)
+        assert case.filters_dict() == {"as_of": "2023-10-06"}
+        assert case.as_record()["filters"] == {"as_of": "2023-10-06"}
+
+    @pytest.mark.shared
+    def test_realtimeqa_suites_ask_as_of_the_question_date(self, tmp_path: Path) -> None:
+        shared_file("data", "realtimeqa-2023q4")
+        out = tmp_path / "suites"
+        result = run_cli("eval", "build-suites", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        lines = [json.loads(x) for x in (out / "realtimeqa-ci.jsonl").read_text().splitlines()]
+        assert lines and all(r["filters"] == {"as_of": r["date"]} for r in lines)
+        assert all(c.filters and c.filters.as_of for c in load_suite(out / "realtimeqa-ci.jsonl"))
 
     def test_duplicate_ids(self, tmp_path: Path) -> None:
         path = self.write(
@@ -397,8 +529,12 @@ def test_report_files(honest_report_dir: Path, honest: SuiteOutcome) -> None:
     case = report["cases"][0]
     for key in ("unsupported", "retrieved", "latency_ms", "claims", "citations"):
         assert key in case
+    assert report["aggregate"]["anchor_accuracy"] is not None
+    unanswerable = report["by_kind"]["unanswerable"]
+    assert unanswerable["anchor_accuracy"] == unanswerable["refusal_accuracy"]
     markdown = (honest_report_dir / "report.md").read_text()
     assert "| faithfulness |" in markdown
+    assert "| anchor_accuracy |" in markdown and "| correctness | anchor_accuracy |" in markdown
     html = (honest_report_dir / "report.html").read_text()
     assert html.count("<svg") >= 3  # metrics bar chart, faithfulness and latency histograms
     assert "<script" not in html and "<link" not in html and " src=" not in html
@@ -427,6 +563,7 @@ def test_compare_prints_deltas_and_changed_cases(
     assert float(before) == 1.0 and float(after) < 0.5 and delta.startswith("-")
     assert "worse" in line
     assert "speaker: " in result.stdout  # a case whose faithfulness changed is listed
+    assert any(x.startswith("anchor_accuracy") for x in result.stdout.splitlines())
     comparison = compare_reports(load_report(honest_report_dir), load_report(honest_report_dir))
     assert comparison["changed_cases"] == []
     assert "0 case(s) changed" in format_comparison(comparison)
@@ -457,6 +594,9 @@ def test_build_suites_and_run_the_multihop_ci_subset(tmp_path: Path, embedder: E
         "null_query",
         "temporal_query",
     }
+    nulls = outcome.run.by_kind["null_query"]
+    assert nulls["correctness"] is None and nulls["anchor_accuracy"] is not None
+    assert agg["anchor_accuracy"] is not None
 
 
 @pytest.mark.slow
@@ -479,7 +619,9 @@ def test_validate_scorer_command_on_a_qags_sample(
     n = sum(len(json.loads(x)["summary_sentences"]) for x in lines)
     assert main(["eval", "validate-scorer", str(sample), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"n", "auc", "balanced_accuracy", "threshold"}
-    assert data["n"] == n and 0.5 < data["auc"] <= 1.0
+    assert data["judge"] == "combined-fast" and data["threshold"] > 0
+    entry = data["sets"]["qags"]
+    assert entry["n"] == n and 0.5 < entry["auc"] <= 1.0
+    assert {"balanced_accuracy", "cross_validated", "fast_ms_per_claim"} <= set(entry)
     assert main(["eval", "validate-scorer", str(tmp_path / "missing.jsonl")]) == 2
     assert "no such QAGS file" in capsys.readouterr().err

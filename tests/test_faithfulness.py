@@ -7,8 +7,6 @@ Everything runs the real MiniLM model: the point is to catch the cases embedding
 from __future__ import annotations
 
 import os
-import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,23 +14,28 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from eval.alignment import AlignmentScorer
-from eval.claims import Claim, split_claims, split_sentences
+from assistant.judge.alignment import AlignmentScorer
+from assistant.judge.claims import Claim, split_claims, split_sentences
+from assistant.judge.lexical import LexicalScorer
+from assistant.judge.support import CombinedScorer, SupportScorer, default_scorer
 from eval.faithfulness import faithfulness
-from eval.lexical import LexicalScorer
 from eval.qags import (
     balanced_accuracy,
     best_threshold,
     load_qags,
     roc_auc,
-    validate_scorer,
+    validate_judge,
 )
-from eval.support import CombinedScorer, SupportScorer, default_scorer
 from index.embedder import Embedder
+
+from conftest import needs_local_model
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 QAGS = SHARED / "data" / "qags" / "mturk_cnndm.jsonl"
-needs_qags = pytest.mark.skipif(not QAGS.exists(), reason=f"QAGS data not found at {QAGS}")
+XSUM = SHARED / "data" / "qags" / "mturk_xsum.jsonl"
+needs_qags = pytest.mark.skipif(
+    not (QAGS.exists() and XSUM.exists()), reason=f"QAGS data not found beside {QAGS}"
+)
 
 PASSAGES = {
     1: (
@@ -186,6 +189,34 @@ class TestScorers:
         assert same == reformatted == 1.0
         assert changed < 1.0
 
+    def test_numbers_and_words_that_paraphrase(self) -> None:
+        features = LexicalScorer().features(
+            [
+                ("About 1.4 thousand people died.", PASSAGES[2]),
+                ("The ministry said 1,300 people died.", PASSAGES[2]),
+                ("A $5bn loan was agreed.", "The bank agreed a loan of 5 billion dollars."),
+            ]
+        )
+        assert features[0]["entities"] == features[0]["recall"] == 1.0  # killed = died
+        assert features[1]["entities"] < 1.0
+        assert features[2]["entities"] == 1.0
+
+    def test_fused_paraphrase_is_supported(self, combined: CombinedScorer) -> None:
+        # Issue 11: a name from one sentence and the role from the next, which the former
+        # copy-weighted profile scored 0.536 against its threshold of 0.75.
+        passage = (
+            '"News of the deal should worry the West," Kasra Aarabi told the Telegraph. '
+            "Aarabi, the director of US-based United Against Nuclear, noted that the talks "
+            "had stalled."
+        )
+        faithful, swapped = combined.score(
+            [
+                ("Kasra Aarabi is the director of US-based United Against Nuclear.", passage),
+                ("Kasra Aarabi is the director of UK-based Amnesty International.", passage),
+            ]
+        )
+        assert faithful >= combined.threshold > swapped
+
     def test_claim_without_entities_scores_one(self) -> None:
         assert LexicalScorer().score([("it was hot and humid", PASSAGES[1])]) == [1.0]
 
@@ -278,17 +309,47 @@ class TestMetrics:
         assert balanced_accuracy(scores, labels, 0.0) == 0.5
 
 
-class TestLlamaVerifier:
-    def test_missing_extra_names_the_install(
-        self, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+class TestLlmJudge:
+    def test_a_model_without_answer_probabilities_is_refused(
+        self, embedder: Embedder, tmp_path: Path
     ) -> None:
-        from eval.llm import LlamaVerifier
+        from assistant.judge.support import llm_scorer
+        from assistant.llm.openai_compat import OpenAICompatibleModel
+        from core.settings import Settings
 
-        model = tmp_path / "model.gguf"
-        model.write_bytes(b"")
-        monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if the extra were absent
-        with pytest.raises(RuntimeError, match=re.escape("llama-cpp-python==0.3.36")):
-            LlamaVerifier(embedder, model).score([("claim", "evidence")])
+        remote = OpenAICompatibleModel(
+            Settings(data_dir=tmp_path, answerer="openai", openai_base_url="http://127.0.0.1:9/v1")
+        )
+        with pytest.raises(TypeError, match="fast judge"):
+            llm_scorer(embedder, remote)
+
+    @needs_local_model
+    @pytest.mark.slow
+    def test_asks_the_model_only_below_the_gate(
+        self, embedder: Embedder, local_gguf: Path, tmp_path: Path
+    ) -> None:
+        from assistant.judge.support import llm_scorer
+        from assistant.llm.local import LocalModel
+        from core.settings import Settings
+
+        model = LocalModel(Settings(data_dir=tmp_path, llm_threads=1), model_path=local_gguf)
+        try:
+            judge = llm_scorer(embedder, model)
+            pairs = [
+                (  # copied verbatim: the fast judge decides, the model is not asked
+                    "Israel's foreign ministry called the ceremony obscene.",
+                    PASSAGES[2],
+                ),
+                ("Thousands of mourners filled the mosque in Doha.", PASSAGES[1]),
+                ("Thousands of mourners filled a stadium in Cairo.", PASSAGES[1]),
+            ]
+            copied, supported, unsupported = judge.score(pairs)
+        finally:
+            model.close()
+        assert judge.last_verdicts[0] is None
+        assert judge.stats["verified"] == 2
+        assert copied >= judge.threshold
+        assert supported >= judge.threshold > unsupported
 
 
 @needs_qags
@@ -299,11 +360,19 @@ class TestQags:
         assert len(rows) == 714
         assert sum(label for _, _, label in rows) == 531
 
-    def test_default_scorer_auc(self, combined: CombinedScorer) -> None:
-        # A deterministic 40-article subsample (122 sentences) keeps this to ~10-15 s; it
-        # measured AUC 0.901 and balanced accuracy 0.800 at the default threshold. The full
-        # run (714 sentences, ~75 s) gives AUC 0.867 and balanced accuracy 0.760.
-        result = validate_scorer(combined, QAGS, threshold=combined.threshold, max_articles=40)
-        assert result["n"] == 122
-        assert result["auc"] >= 0.85
-        assert result["balanced_accuracy"] >= 0.72
+    def test_both_sets_at_one_threshold(self, combined: CombinedScorer) -> None:
+        # A deterministic 30-article subsample of each set (93 + 30 sentences) keeps this to
+        # ~15 s on one core. On it the fast judge measured AUC 0.888 / 0.741 and balanced
+        # accuracy 0.735 / 0.616 (CNNDM / XSum) at its threshold; the full figures are in the
+        # README (`newsdesk eval validate-scorer`).
+        result = validate_judge(
+            combined, [QAGS, XSUM], fitted_on=("cnndm", "xsum"), max_articles=30, repeats=1
+        )
+        cnndm, xsum = result["sets"]["cnndm"], result["sets"]["xsum"]
+        assert result["threshold"] == combined.threshold
+        assert (cnndm["n"], xsum["n"]) == (93, 30)
+        assert cnndm["in_sample"] and xsum["in_sample"]
+        assert cnndm["auc"] >= 0.86 and xsum["auc"] >= 0.7
+        assert cnndm["balanced_accuracy"] >= 0.7 and xsum["balanced_accuracy"] >= 0.58
+        assert 0.5 < cnndm["cross_validated"]["auc"] <= 1.0
+        assert cnndm["fast_ms_per_claim"] > 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -112,6 +112,27 @@ def test_source_and_date_filters(corpus: Assistant) -> None:
     assert "x2" in inside and not inside & {"x3", "x4"}
 
 
+def test_as_of_leaves_out_later_articles_and_moves_latest(corpus: Assistant) -> None:
+    question = "What is the latest on the new crane in Elling?"
+    then = corpus.search(question, 3, Filters(as_of=date(2023, 10, 20)))
+    assert then[0].article_id == "x4"  # the newest crane story as of then
+    assert all(h.published and h.published <= date(2023, 10, 20) for h in then)
+    # The earlier of as_of and published_before bounds the search, whichever it is.
+    later_before = Filters(published_before=date(2023, 10, 30), as_of=date(2023, 9, 30))
+    assert {h.article_id for h in corpus.search(question, 5, later_before)} == {"x4"}
+    earlier_before = Filters(published_before=date(2023, 10, 1), as_of=date(2023, 10, 30))
+    assert {h.article_id for h in corpus.search(question, 5, earlier_before)} == {"x2", "x4"}
+
+
+def test_as_of_filters_validate_and_travel() -> None:
+    with pytest.raises(ValueError, match="as_of must not be earlier than published_after"):
+        Filters(published_after=date(2023, 10, 2), as_of=date(2023, 10, 1))
+    same_day = Filters(published_after=date(2023, 10, 1), as_of=date(2023, 10, 1))
+    assert same_day.until == date(2023, 10, 1)
+    only = Filters(as_of=date(2023, 10, 1))
+    assert not only.is_empty() and only.as_dict() == {"as_of": "2023-10-01"}
+
+
 def test_a_question_naming_two_outlets_gets_passages_from_both(corpus: Assistant) -> None:
     hits = corpus.search("Did The Verge and TechCrunch agree about Google's search deal?", 2)
     assert {h.source for h in hits} == {"The Verge", "TechCrunch"}
@@ -175,6 +196,15 @@ def test_planner_reads_outlets_dates_and_parts() -> None:
     ]
     plan = plan_query("What happened this week in Elling?", Filters(), [], date(2023, 10, 28))
     assert plan.window == (date(2023, 10, 22), date(2023, 10, 28))
+    # As of a day, "this week" counts back from it; an as_of after the newest story, or an
+    # empty index, leaves the one day there is.
+    for as_of, newest, end in [
+        (date(2023, 10, 10), date(2023, 10, 28), date(2023, 10, 10)),
+        (date(2023, 11, 30), date(2023, 10, 28), date(2023, 10, 28)),
+        (date(2023, 10, 10), None, date(2023, 10, 10)),
+    ]:
+        week = plan_query("What happened this week?", Filters(as_of=as_of), [], newest)
+        assert week.window == (end - timedelta(days=6), end)
 
 
 def test_diversity_caps_passages_per_article() -> None:

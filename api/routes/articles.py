@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import RuntimeDep, WriteAccess
 from api.errors import describe
 from api.schemas import ArticleIn, ArticleList, ArticlesIn, IngestOut
-from core.articles import Article, ArticleError, make_article
+from core.articles import Article, ArticleError, make_article, with_default_source
 from index.loaders import ALL_SUFFIXES, reader_for
 
 router = APIRouter(prefix="/articles", tags=["articles"])
@@ -96,10 +96,15 @@ async def add_articles(
     request: Request,
     runtime: RuntimeDep,
     prune: Annotated[bool, Query(description="delete articles not in this batch")] = False,
+    source: Annotated[
+        str | None, Query(description="outlet for articles that do not name their own")
+    ] = None,
 ) -> dict[str, Any]:
     """JSON (one article, a list, or {"articles": [...]}) or a multipart file upload in any
     format that `newsdesk ingest` reads. The whole batch is validated before anything is
     written, so bad input changes nothing."""
+    if source is not None and not source.strip():
+        raise HTTPException(422, "source: the outlet name is empty")
     limit = runtime.settings.max_upload_bytes
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -107,12 +112,19 @@ async def add_articles(
         if declared and declared.isdigit() and int(declared) > limit:
             raise HTTPException(413, f"upload of {declared} bytes exceeds the {limit}-byte limit")
         articles = await articles_from_upload(request, limit)
-    elif content_type.startswith("application/json") or not content_type:
+    elif content_type.startswith("application/json"):
+        # Only with its content type: a body without one is what a cross-site no-cors fetch
+        # sends (api/guard.py refuses it first; this keeps the route from reading it as JSON).
         articles = articles_from_json(await read_limited(request, limit))
     else:
-        raise HTTPException(415, f"unsupported content type {content_type!r}")
+        raise HTTPException(
+            415,
+            f"unsupported content type {content_type or 'none'!r}; expected application/json "
+            "or multipart/form-data",
+        )
     if not articles:
         raise HTTPException(422, "no articles in the request")
+    articles = [with_default_source(a, source) for a in articles]
     summary = await run_in_threadpool(runtime.writer.ingest, articles, prune=prune)
     return {"ids": list(dict.fromkeys(a.id for a in articles)), **summary.as_dict()}
 

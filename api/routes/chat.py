@@ -7,7 +7,6 @@ once it is open every failure arrives as an `error` event instead of a cut conne
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -19,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.chat_schemas import ChatRequest, ChatResponse, ConversationList, ConversationOut
 from api.deps import RuntimeDep
-from api.streaming import DELTA_PAUSE_SECONDS, SSE_HEADERS, pieces
-from assistant.chat import Chat, PendingTurn
+from api.streaming import SSE_HEADERS, paced
+from assistant.chat import Chat, ChatTurn, PendingTurn
 from assistant.conversations import UnknownConversation
 from core.records import Filters
 
@@ -75,8 +74,13 @@ async def stream_reply(
     chat: Chat, pending: PendingTurn, filters: Filters | None
 ) -> AsyncIterator[str]:
     yield sse("meta", {"conversation_id": pending.conversation_id, "question": pending.question})
+    turn: ChatTurn | None = None
     try:
-        turn = await run_in_threadpool(chat.complete, pending, filters)
+        async for item in paced(chat.stream(pending, filters)):
+            if isinstance(item, ChatTurn):
+                turn = item
+            else:
+                yield sse("delta", {"text": item})
     except UnknownConversation as exc:
         yield sse("error", {"message": f"{exc} (deleted while answering)"})
         return
@@ -84,12 +88,10 @@ async def stream_reply(
         log.exception("chat answer failed for conversation %s", pending.conversation_id)
         yield sse("error", {"message": "the answer could not be produced; see the server log"})
         return
-    for piece in pieces(turn.answer):
-        yield sse("delta", {"text": piece})
-        await asyncio.sleep(DELTA_PAUSE_SECONDS)
+    assert turn is not None  # paced() ends with the turn or raises
     yield sse(
         "citations",
-        {"citations": [c.as_dict() for c in turn.citations], "refused": turn.refused},
+        {key: value for key, value in turn.reply.as_dict().items() if key != "answer"},
     )
     yield sse("done", {"conversation_id": turn.conversation_id, "refused": turn.refused})
 

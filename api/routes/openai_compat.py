@@ -8,7 +8,6 @@ streaming), as PrivateGPT does with its sources.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -25,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from api.chat_schemas import ChatCompletionRequest, ChatMessageIn
 from api.deps import RuntimeDep
 from api.errors import describe
-from api.streaming import DELTA_PAUSE_SECONDS, SSE_HEADERS, pieces
+from api.streaming import SSE_HEADERS, paced
 from assistant.chat import Chat, ChatTurn, PendingTurn
 from core.records import MAX_QUESTION_CHARS, Filters
 
@@ -198,8 +197,7 @@ def usage(prompt_tokens: int, turn: ChatTurn) -> dict[str, int]:
 def extras(turn: ChatTurn) -> dict[str, Any]:
     """Newsdesk's additions to OpenAI's object: the sources behind the [n] markers."""
     return {
-        "citations": [c.as_dict() for c in turn.citations],
-        "refused": turn.refused,
+        **{key: value for key, value in turn.reply.as_dict().items() if key != "answer"},
         "question": turn.question,
     }
 
@@ -237,17 +235,20 @@ async def stream_completion(
     prompt_tokens: int | None,
 ) -> AsyncIterator[str]:
     yield chunker.chunk({"role": "assistant", "content": ""})
+    turn: ChatTurn | None = None
     try:
-        turn = await run_in_threadpool(chat.complete, pending, filters)
+        async for item in paced(chat.stream(pending, filters)):
+            if isinstance(item, ChatTurn):
+                turn = item
+            else:
+                yield chunker.chunk({"content": item})
     except Exception:
         log.exception("chat completion failed")
         body = error_body("the answer could not be produced", "server_error", None, None)
         yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"
         return
-    for piece in pieces(turn.answer):
-        yield chunker.chunk({"content": piece})
-        await asyncio.sleep(DELTA_PAUSE_SECONDS)
+    assert turn is not None  # paced() ends with the turn or raises
     yield chunker.chunk({}, "stop", **extras(turn))
     if prompt_tokens is not None:
         yield chunker.chunk(None, usage=usage(prompt_tokens, turn))

@@ -32,12 +32,16 @@ async def search(
     source: str | None = None,
     published_after: date | None = None,
     published_before: date | None = None,
+    as_of: date | None = None,
 ) -> dict[str, object]:
     if not q.strip():
         raise HTTPException(status_code=422, detail="q: the query is empty")
     try:
         filters = FiltersIn(
-            source=source, published_after=published_after, published_before=published_before
+            source=source,
+            published_after=published_after,
+            published_before=published_before,
+            as_of=as_of,
         ).to_filters()
     except ValidationError as exc:
         raise HTTPException(422, "; ".join(describe(dict(e)) for e in exc.errors())) from None

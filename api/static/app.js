@@ -5,6 +5,20 @@
 (() => {
   const STORAGE_KEY = "newsdesk.conversation";
   const MARKER = /\[(\d+)\]/g;
+  const STOP = `[.!?\u2026]+["'\u201d\u2019)]*`; // a full stop and any closing quotes
+  const MARKERS = String.raw`(?:\s*\[\d+\])+`;
+  // The end of a cited sentence: its marker group then the full stop ("... left [1]." as the
+  // extractive reader writes it), or the full stop then the markers ("... left. [1]").
+  const CITED_END = new RegExp(`(?:${MARKERS}\\s*${STOP}|${STOP}${MARKERS})(?=\\s|$)`);
+  // The end of a sentence with no marker: a full stop, then a space and a capital (or the
+  // end), not after an initial or a title ("J. Smith", "Mr. Smith").
+  const TITLES = "Mr|Mrs|Ms|Dr|Prof|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|St|Jr|Sr|No";
+  const NOT_TITLE = `(?<!\\b(?:[A-Z]|${TITLES}))`;
+  const SENTENCE_END = new RegExp(`${NOT_TITLE}${STOP}(?=\\s+["'\u201c\u2018(]?[A-Z0-9]|\\s*$)`);
+  // Mirrors the faithfulness judge's threshold (assistant/judge/support.py, the default
+  // "extractive" profile): sentences scoring under it are left out of model-written answers.
+  const JUDGE_THRESHOLD = 0.75;
+  const HIGH_SUPPORT = 0.85;
 
   const el = {
     turns: document.getElementById("turns"),
@@ -27,6 +41,9 @@
     panelSource: document.getElementById("passage-source"),
     panelDate: document.getElementById("passage-date"),
     panelText: document.getElementById("passage-text"),
+    panelScroll: document.getElementById("passage-scroll"),
+    panelLegend: document.getElementById("passage-legend"),
+    panelSupport: document.getElementById("passage-support"),
     panelLink: document.getElementById("passage-link"),
     panelClose: document.getElementById("passage-close"),
   };
@@ -74,6 +91,13 @@
     const date = new Date(`${iso}T00:00:00`);
     if (Number.isNaN(date.getTime())) return iso;
     return date.toLocaleDateString(undefined, { year: "numeric", month: "long", day: "numeric" });
+  }
+
+  // The seed format has no outlet field; its outlet may still be among the article's sources.
+  function sourceLabel(citation) {
+    if (citation.source) return citation.source;
+    const outlet = (citation.sources || []).find((s) => s);
+    return outlet || "Unknown source";
   }
 
   function currentFilters() {
@@ -124,15 +148,27 @@
     const answer = make("div", { class: "answer", "data-testid": "answer" }, [
       make("span", { class: "typing", text: "Searching the news…" }),
     ]);
+    const meta = make("div", { class: "answer-meta", "data-testid": "answer-meta", hidden: true });
     const sources = make("ol", { class: "sources", "data-testid": "sources", hidden: true });
-    const bubble = make("div", { class: "bubble" }, [searched, answer, sources]);
+    const bubble = make("div", { class: "bubble" }, [searched, answer, meta, sources]);
     // aria-busy holds screen-reader announcements until the streamed answer is complete.
     const item = make(
       "li",
       { class: "turn assistant pending", "data-testid": "assistant-turn", "aria-busy": "true" },
       [bubble],
     );
-    const turn = { item, searched, answer, sources, text: "", citations: [], refused: false };
+    const turn = {
+      item,
+      searched,
+      answer,
+      meta,
+      sources,
+      text: "",
+      citations: [],
+      refused: false,
+      support: undefined, // undefined: not known (yet); null: every sentence is a quote
+      dropped: [],
+    };
     item.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-citation]");
       if (button) openPassage(turn, Number(button.dataset.citation), button);
@@ -150,15 +186,48 @@
     turn.searched.hidden = false;
   }
 
-  function renderAnswer(turn) {
+  // Where the direct answer ends: after the first cited sentence, else after the first
+  // sentence. While the answer is still streaming, all of it counts until a cited end arrives.
+  function directEnd(text, complete) {
+    const cited = CITED_END.exec(text);
+    if (cited) return cited.index + cited[0].length;
+    if (!complete) return text.length;
+    const plain = SENTENCE_END.exec(text);
+    return plain ? plain.index + plain[0].length : text.length;
+  }
+
+  function withMarkers(turn, text) {
     const nodes = [];
     let last = 0;
-    for (const match of turn.text.matchAll(MARKER)) {
-      if (match.index > last) nodes.push(document.createTextNode(turn.text.slice(last, match.index)));
+    for (const match of text.matchAll(MARKER)) {
+      if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
       nodes.push(markerButton(turn, Number(match[1])));
       last = match.index + match[0].length;
     }
-    if (last < turn.text.length) nodes.push(document.createTextNode(turn.text.slice(last)));
+    if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+    return nodes;
+  }
+
+  function renderAnswer(turn, complete = false) {
+    const cut = directEnd(turn.text, complete);
+    const rest = turn.text.slice(cut).trimStart();
+    // The trailing space keeps the two parts apart in the text (copying, screen readers);
+    // at the end of the block it takes no room.
+    const direct = make(
+      "span",
+      { class: "direct", "data-testid": "direct-answer" },
+      withMarkers(turn, rest ? `${turn.text.slice(0, cut)} ` : turn.text.slice(0, cut)),
+    );
+    const nodes = [direct];
+    if (rest) {
+      nodes.push(
+        make(
+          "span",
+          { class: "supporting", "data-testid": "supporting-text" },
+          withMarkers(turn, rest),
+        ),
+      );
+    }
     turn.answer.replaceChildren(...nodes);
   }
 
@@ -194,7 +263,7 @@
               make("span", { class: "source-title", text: c.title || "Untitled" }),
               make("span", {
                 class: "source-meta",
-                text: `${c.source || "Unknown source"} · ${formatDate(c.published)}`,
+                text: `${sourceLabel(c)} · ${formatDate(c.published)}`,
               }),
             ],
           ),
@@ -202,6 +271,60 @@
       ),
     );
     turn.sources.hidden = turn.citations.length === 0;
+  }
+
+  function supportLevel(support) {
+    if (support >= HIGH_SUPPORT) return "high";
+    if (support >= JUDGE_THRESHOLD) return "medium";
+    return "low";
+  }
+
+  // How far the answer can be trusted: quoted word for word, or the judge's score for the
+  // weakest sentence a model wrote; and the sentences the judge left out.
+  function renderMeta(turn) {
+    const nodes = [];
+    if (!turn.refused && turn.support === null) {
+      nodes.push(
+        make("span", {
+          class: "support support-quoted",
+          "data-testid": "support",
+          text: "Quoted from the sources",
+          title: "Every sentence of the answer is quoted word for word from a cited passage.",
+        }),
+      );
+    } else if (!turn.refused && typeof turn.support === "number") {
+      const level = supportLevel(turn.support);
+      nodes.push(
+        make("span", {
+          class: `support support-${level}`,
+          "data-testid": "support",
+          "data-level": level,
+          text: `Support ${turn.support.toFixed(2)} · ${level}`,
+          title:
+            "How well the cited passages back the weakest sentence the model wrote, " +
+            `from 0 to 1, as scored by the faithfulness judge (below ${JUDGE_THRESHOLD} ` +
+            "a sentence is left out).",
+        }),
+      );
+    }
+    const dropped = (turn.dropped || []).filter((s) => s);
+    if (dropped.length) {
+      const count = dropped.length;
+      nodes.push(
+        make("details", { class: "dropped", "data-testid": "dropped" }, [
+          make("summary", {
+            text: `${count} ${count === 1 ? "sentence" : "sentences"} left out as unsupported`,
+          }),
+          make(
+            "ul",
+            { class: "dropped-list" },
+            dropped.map((sentence) => make("li", { text: sentence })),
+          ),
+        ]),
+      );
+    }
+    turn.meta.replaceChildren(...nodes);
+    turn.meta.hidden = nodes.length === 0;
   }
 
   function finishTurn(turn) {
@@ -220,8 +343,9 @@
         }),
       );
     } else {
-      renderAnswer(turn);
+      renderAnswer(turn, true);
     }
+    renderMeta(turn);
     renderSources(turn);
   }
 
@@ -242,11 +366,16 @@
     state.opener = opener;
     el.panelNumber.textContent = `Source [${citation.id}]`;
     el.panelTitle.textContent = citation.title || "Untitled";
-    el.panelSource.textContent = citation.source || "Unknown source";
+    el.panelSource.textContent = sourceLabel(citation);
     el.panelDate.textContent = formatDate(citation.published);
     if (citation.published) el.panelDate.dateTime = citation.published;
     else el.panelDate.removeAttribute("datetime");
-    el.panelText.textContent = citation.passage;
+    const first = showPassageText(citation.passage || "", citation.highlights);
+    el.panelLegend.hidden = !first;
+    el.panelSupport.textContent =
+      typeof citation.support === "number"
+        ? ` · judged support ${citation.support.toFixed(2)}`
+        : "";
     if (citation.url) {
       el.panelLink.href = citation.url;
       el.panelLink.hidden = false;
@@ -256,7 +385,46 @@
     }
     el.panel.hidden = false;
     document.body.classList.add("panel-open");
-    el.panelTitle.focus();
+    el.panelTitle.focus({ preventScroll: true });
+    scrollPassageTo(first);
+  }
+
+  // The passage as text nodes with <mark>s around the highlighted spans (character offsets
+  // into the passage). Article text never goes through innerHTML. Returns the first mark.
+  function showPassageText(passage, highlights) {
+    const spans = (Array.isArray(highlights) ? highlights : [])
+      .filter((span) => Array.isArray(span) && span.length === 2)
+      .map(([start, end]) => [Math.max(0, Number(start)), Math.min(passage.length, Number(end))])
+      .filter(([start, end]) => Number.isInteger(start) && Number.isInteger(end) && start < end)
+      .sort((a, b) => a[0] - b[0]);
+    const nodes = [];
+    let first = null;
+    let last = 0;
+    for (const [start, end] of spans) {
+      const from = Math.max(start, last); // overlapping spans join the mark before them
+      if (from >= end) continue;
+      if (from > last) nodes.push(document.createTextNode(passage.slice(last, from)));
+      const mark = make("mark", {
+        "data-testid": "passage-highlight",
+        text: passage.slice(from, end),
+      });
+      first = first || mark;
+      nodes.push(mark);
+      last = end;
+    }
+    if (last < passage.length) nodes.push(document.createTextNode(passage.slice(last)));
+    el.panelText.replaceChildren(...nodes);
+    return first;
+  }
+
+  // Scrolls the panel's own text area (not the page) so the first highlight is in view.
+  function scrollPassageTo(mark) {
+    const scroller = el.panelScroll;
+    scroller.scrollTop = 0;
+    if (!mark) return;
+    const offset = mark.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+    const margin = Math.min(48, scroller.clientHeight / 4);
+    scroller.scrollTop = Math.max(0, offset - margin);
   }
 
   function closePassage() {
@@ -348,6 +516,8 @@
         } else if (event === "citations") {
           turn.citations = data.citations;
           turn.refused = Boolean(data.refused);
+          turn.support = data.support;
+          turn.dropped = data.dropped || [];
         } else if (event === "done") {
           finished = true;
           finishTurn(turn);
@@ -395,6 +565,14 @@
     el.message.focus();
   }
 
+  // Stored turns keep their citations but not the answer's support: it is the weakest
+  // citation's score, or null (quoted) when no citation has one.
+  function storedSupport(citations) {
+    if (!citations || !citations.length) return undefined;
+    const scores = citations.map((c) => c.support).filter((s) => typeof s === "number");
+    return scores.length ? Math.min(...scores) : null;
+  }
+
   async function restoreConversation() {
     let id = null;
     try {
@@ -421,6 +599,8 @@
         turn.text = stored.text;
         turn.citations = stored.citations;
         turn.refused = stored.refused;
+        turn.support = "support" in stored ? stored.support : storedSupport(stored.citations);
+        turn.dropped = stored.dropped || [];
         finishTurn(turn);
       }
     }

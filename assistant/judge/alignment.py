@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from eval.claims import split_sentences, strip_citations
+from assistant.judge.claims import split_sentences, strip_citations
 
 if TYPE_CHECKING:
     from index.embedder import Embedder

@@ -1,0 +1,523 @@
+"""Issue 12: a page on another origin cannot write, and one data directory has one server.
+
+Cross-site writes are tried for real: a foreign page, served from another loopback origin,
+runs its attack in Debian's Chromium against a real server, with and without an API key;
+the HTTP-level cases show what the guard refuses and what it lets through (the CLI, curl,
+the openai client and the server's own pages). The second server is a real `newsdesk serve`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from test_browser import CHROMIUM, CHROMIUM_ARGS, unavailable
+
+from api.app import create_app
+from core.settings import Settings
+from index import owner
+from index.owner import ServerBusy, ServerLock
+
+from conftest import (
+    Server,
+    copy_data,
+    free_port,
+    newsdesk_command,
+    start_server,
+    stop_server,
+)
+from tests_support import article, write_jsonl
+
+API_KEY = "s3cret"
+DASHBOARD = "http://dashboard.example"
+EVIL = "http://evil.example"
+
+# Unbuffered, so the access log shows each request as it is answered.
+UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def open_server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server over its own copy of the demo index, no API key: the default configuration."""
+    folder = tmp_path_factory.mktemp("open")
+    server = start_server(copy_data(demo_data, folder / "data"), folder / "server.log", UNBUFFERED)
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """An API key, and one other origin allowed to call the API (so CORS is on for it)."""
+    folder = tmp_path_factory.mktemp("keyed")
+    env = {**UNBUFFERED, "NEWSDESK_API_KEY": API_KEY, "NEWSDESK_CORS_ORIGINS": DASHBOARD}
+    server = start_server(copy_data(demo_data, folder / "data"), folder / "server.log", env)
+    yield server
+    stop_server(server)
+
+
+def article_ids(server: Server) -> list[str]:
+    status, page = server.get("/articles?limit=500")
+    assert status == 200 and isinstance(page, dict)
+    assert page["total"] <= 500
+    return sorted(a["id"] for a in page["articles"])
+
+
+def port_of(server: Server) -> int:
+    return int(urllib.parse.urlsplit(server.url).port or 0)
+
+
+# A real foreign page ------------------------------------------------------------------------
+
+ATTACK_PAGE = """<!doctype html>
+<meta charset="utf-8">
+<title>Totally unrelated page</title>
+<iframe name="sink" title="sink"></iframe>
+<script>
+const params = new URLSearchParams(location.search);
+const target = params.get("target");
+const victim = params.get("victim");
+const planted = JSON.stringify({
+  id: "planted", title: "Planted", published: "2023-10-01", source: "Elsewhere",
+  text: "A foreign page planted this story and pruned every other one.",
+});
+const seed = "date 2023-10-01 Planted\\nA foreign page planted this story.\\n";
+
+async function attempt(name, run) {
+  try { await run(); return name + ": sent"; } catch (error) { return name + ": " + error; }
+}
+
+function formPost() {
+  // The classic: an HTML form with a file field, posted into an iframe. No script on this
+  // page can read the answer, and none is needed to do the damage.
+  return new Promise((resolve, reject) => {
+    const form = document.createElement("form");
+    form.method = "POST";
+    form.enctype = "multipart/form-data";
+    form.action = target + "/articles?prune=true";
+    form.target = "sink";
+    const input = document.createElement("input");
+    input.type = "file";
+    input.name = "file";
+    const files = new DataTransfer();
+    files.items.add(new File([seed], "planted.txt", {type: "text/plain"}));
+    input.files = files.files;
+    form.appendChild(input);
+    document.body.appendChild(form);
+    document.querySelector("iframe").addEventListener("load", resolve, {once: true});
+    setTimeout(() => reject(new Error("no answer in 15 s")), 15000);
+    form.submit();
+  });
+}
+
+async function attack() {
+  const results = [];
+  results.push(await attempt("form upload", formPost));
+  const upload = new FormData();
+  upload.append("file", new File([seed], "planted.txt", {type: "text/plain"}));
+  results.push(await attempt("no-cors upload", () =>
+    fetch(target + "/articles?prune=true", {mode: "no-cors", method: "POST", body: upload})));
+  results.push(await attempt("no-cors JSON as text", () =>
+    fetch(target + "/articles?prune=true", {mode: "no-cors", method: "POST", body: planted})));
+  results.push(await attempt("no-cors JSON without a type", () =>
+    fetch(target + "/articles?prune=true",
+          {mode: "no-cors", method: "POST", body: new Blob([planted])})));
+  const one = target + "/articles/" + encodeURIComponent(victim);
+  results.push(await attempt("no-cors delete", () =>
+    fetch(one, {mode: "no-cors", method: "DELETE"})));
+  results.push(await attempt("cors delete", () => fetch(one, {method: "DELETE"})));
+  window.__results = results;
+}
+attack();
+</script>
+"""
+
+ATTACK_POSTS = 4
+"""Requests of the page that a browser does send: the form, and the three no-cors POSTs (a
+no-cors DELETE is refused by the browser itself, a cors one by the failed preflight)."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Launched as test_browser.py launches it: Debian's Chromium, no Playwright download."""
+    if not CHROMIUM.exists():
+        unavailable("Debian's Chromium at /usr/bin/chromium: apt-get install -y chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package: pip install -e '.[dev]'")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def foreign_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A plain static web server on another loopback port, holding the attack page."""
+    folder = tmp_path_factory.mktemp("foreign")
+    (folder / "attack.html").write_text(ATTACK_PAGE)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/attack.html", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def run_attack(browser: Any, page_origin: str, server: Server, victim: str) -> list[str]:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        query = urllib.parse.urlencode({"target": server.url, "victim": victim})
+        page.goto(f"{page_origin}/attack.html?{query}")
+        page.wait_for_function("() => window.__results !== undefined", timeout=60_000)
+        results: list[str] = page.evaluate("() => window.__results")
+        return results
+    finally:
+        context.close()
+
+
+def refused_attack_posts(server: Server) -> list[str]:
+    log = server.log.read_text(errors="replace")
+    return [line for line in log.splitlines() if '"POST /articles?prune=true HTTP/1.1"' in line]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("configured", ["no key", "API key"])
+def test_a_foreign_page_in_chromium_changes_nothing(
+    browser: Any,
+    foreign_site: int,
+    open_server: Server,
+    keyed_server: Server,
+    configured: str,
+) -> None:
+    """The page runs from two other origins: http://localhost:<port> (another site: the
+    browser says Sec-Fetch-Site: cross-site) and http://127.0.0.1:<port> (the same site on
+    another port: same-site). Each request that leaves the browser is refused with 403, and
+    the index is the same afterwards, key or no key."""
+    server = open_server if configured == "no key" else keyed_server
+    before = article_ids(server)
+    seen = len(refused_attack_posts(server))
+    for page_origin in (f"http://localhost:{foreign_site}", f"http://127.0.0.1:{foreign_site}"):
+        results = run_attack(browser, page_origin, server, victim=before[0])
+        assert len(results) == 6, results
+        # The POSTs leave the browser; it stops the DELETEs itself (no-cors allows no DELETE,
+        # and this server grants no preflight to a foreign origin).
+        assert all(r.endswith(": sent") for r in results[:4]), results
+        assert not any(r.endswith(": sent") for r in results[4:]), results
+        assert article_ids(server) == before, (page_origin, results)
+    posts = refused_attack_posts(server)[seen:]
+    # Every POST reached the server (the test is not passing on a blocked request) and met
+    # the guard, which answers before the API key is looked at.
+    assert len(posts) == 2 * ATTACK_POSTS, posts
+    assert all(" 403 " in line for line in posts), posts
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_servers_own_page_may_upload_and_delete(browser: Any, open_server: Server) -> None:
+    """Same-origin scripts (the chat page's origin) keep every write: the browser vouches
+    with Origin and Sec-Fetch-Site, so an upload needs no extra header."""
+    before = article_ids(open_server)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(open_server.url + "/")
+        outcome = page.evaluate(
+            """async () => {
+            const upload = new FormData();
+            const seed = "date 2023-10-02 Own page\\nThe newsroom's own page uploaded this.\\n";
+            upload.append("file", new File([seed], "own.txt", {type: "text/plain"}));
+            const added = await fetch("articles", {method: "POST", body: upload});
+            const body = await added.json();
+            const json = await fetch("articles", {
+                method: "POST",
+                headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({id: "own-json", title: "Own JSON", published: "2023-10-03",
+                    text: "The newsroom's own page posted this story as JSON."}),
+            });
+            const gone = await Promise.all([body.ids[0], "own-json"].map(
+                id => fetch("articles/" + encodeURIComponent(id), {method: "DELETE"})));
+            return [added.status, json.status, ...gone.map(r => r.status)];
+        }"""
+        )
+    finally:
+        context.close()
+    assert outcome == [200, 200, 200, 200]
+    assert article_ids(open_server) == before
+
+
+# The same rules over plain HTTP -------------------------------------------------------------
+
+
+def test_foreign_origins_are_refused_over_http(open_server: Server) -> None:
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    before = article_ids(open_server)
+    conversation = http.post("/chat", json={"message": "Who attended the Moscow meeting?"})
+    assert conversation.status_code == 200, conversation.text
+    conversation_id = conversation.json()["conversation_id"]
+    new = article(71, text="The Kettleby ferry added a night crossing on Saturday.")
+    other_port = f"http://127.0.0.1:{free_port()}"
+    https_twin = open_server.url.replace("http://", "https://")
+    upload = {"file": ("story.txt", b"date 2023-10-29 Ferry\nThe Kettleby ferry sailed.\n")}
+    chat = {"message": "What happened in Acapulco?"}
+    completion = {"model": "newsdesk", "messages": [{"role": "user", "content": "Acapulco?"}]}
+    cases: list[tuple[str, httpx.Response, str]] = [
+        ("evil origin", http.post("/articles", json=new, headers={"Origin": EVIL}), EVIL),
+        ("another port", http.post("/articles", json=new, headers={"Origin": other_port}), ""),
+        ("https twin", http.post("/articles", json=new, headers={"Origin": https_twin}), ""),
+        ("opaque page", http.post("/articles", json=new, headers={"Origin": "null"}), "null"),
+        (
+            "cross-site",
+            http.post("/articles", json=new, headers={"Sec-Fetch-Site": "cross-site"}),
+            "cross-site",
+        ),
+        (
+            "same-site",
+            http.post("/articles", json=new, headers={"Sec-Fetch-Site": "same-site"}),
+            "same-site",
+        ),
+        (
+            "upload with the header, from elsewhere",
+            http.post(
+                "/articles?prune=true",
+                files=upload,
+                headers={"Origin": EVIL, "X-Newsdesk-Client": "x"},
+            ),
+            EVIL,
+        ),
+        (
+            "upload without the header",
+            http.post("/articles?prune=true", files=upload),
+            "X-Newsdesk-Client",
+        ),
+        (
+            "delete article",
+            http.delete(f"/articles/{before[0]}", headers={"Origin": EVIL}),
+            EVIL,
+        ),
+        (
+            "delete conversation",
+            http.delete(f"/conversations/{conversation_id}", headers={"Origin": EVIL}),
+            EVIL,
+        ),
+        ("chat", http.post("/chat", json=chat, headers={"Origin": EVIL}), EVIL),
+        (
+            "completions",
+            http.post("/v1/chat/completions", json=completion, headers={"Origin": EVIL}),
+            EVIL,
+        ),
+    ]
+    for name, response, named in cases:
+        assert response.status_code == 403, (name, response.text)
+        assert response.headers["content-type"] == "application/json", name
+        assert named in response.json()["detail"], (name, response.json())
+    assert article_ids(open_server) == before
+    assert http.get(f"/conversations/{conversation_id}").status_code == 200
+
+
+def test_json_writes_need_the_json_content_type(open_server: Server) -> None:
+    """A body a cross-site page can send without a preflight is never read as JSON."""
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    before = article_ids(open_server)
+    body = json.dumps(article(72)).encode()
+    chat = json.dumps({"message": "What happened in Acapulco?"}).encode()
+    cases = [
+        http.post("/articles", content=body, headers={"Content-Type": "text/plain"}),
+        http.post("/articles?prune=true", content=body),  # no Content-Type at all
+        http.post(
+            "/articles",
+            content=b"articles=x",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        http.post("/chat", content=chat, headers={"Content-Type": "text/plain;charset=UTF-8"}),
+        http.post("/v1/chat/completions", content=chat),
+    ]
+    for response in cases:
+        assert response.status_code == 415, response.text
+        assert "application/json" in response.json()["detail"], response.text
+    assert article_ids(open_server) == before
+
+
+def test_own_pages_and_plain_clients_still_write(open_server: Server) -> None:
+    """The server's own origin (as the Host header names it), and clients that are not a
+    browser (no Origin, no Sec-Fetch-Site: curl, the CLI, the openai client) keep working."""
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    before = article_ids(open_server)
+    own = {"Origin": open_server.url, "Sec-Fetch-Site": "same-origin"}
+    port = port_of(open_server)
+    by_name = {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"}
+    written = [
+        http.post("/articles", json=article(73), headers=own),
+        http.post("/articles", json=article(74), headers={"Origin": open_server.url}),
+        http.post("/articles", json=article(75), headers=by_name),
+        http.post("/articles", json=article(76)),  # curl and the CLI
+        http.post(
+            "/articles",
+            files={"file": ("a77.txt", b"date 2023-10-27 Upload\nThe Orrin dam reopened.\n")},
+            headers={"X-Newsdesk-Client": "curl"},
+        ),
+        http.post(
+            "/articles",
+            files={"file": ("a78.txt", b"date 2023-10-28 Own\nThe Orrin mill closed.\n")},
+            headers={"Origin": open_server.url},
+        ),
+    ]
+    for response in written:
+        assert response.status_code == 200, response.text
+    ids = [i for response in written for i in response.json()["ids"]]
+    assert len(ids) == 6 and set(ids) <= set(article_ids(open_server))
+    chat = http.post("/chat", json={"message": "What happened in Acapulco?"}, headers=own)
+    assert chat.status_code == 200, chat.text
+    completion = http.post(
+        "/v1/chat/completions",
+        json={"model": "newsdesk", "messages": [{"role": "user", "content": "Acapulco?"}]},
+        headers=own,
+    )
+    assert completion.status_code == 200, completion.text
+    forgotten = http.delete(f"/conversations/{chat.json()['conversation_id']}", headers=own)
+    assert forgotten.status_code == 200, forgotten.text
+    for article_id in ids:
+        assert http.delete(f"/articles/{article_id}", headers=own).status_code == 200
+    assert article_ids(open_server) == before
+
+
+def test_an_allowed_origin_gets_cors_and_still_needs_the_key(keyed_server: Server) -> None:
+    http = httpx.Client(base_url=keyed_server.url, timeout=120)
+    preflight = http.options(
+        "/articles",
+        headers={
+            "Origin": DASHBOARD,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-api-key",
+        },
+    )
+    assert preflight.status_code == 200, preflight.text
+    assert preflight.headers["access-control-allow-origin"] == DASHBOARD
+    refused = http.options(
+        "/articles", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in refused.headers
+    from_dashboard = {"Origin": DASHBOARD, "Sec-Fetch-Site": "cross-site"}
+    new = article(79, text="The Brannock observatory opened to visitors on Sunday.")
+    assert http.post("/articles", json=new, headers=from_dashboard).status_code == 401
+    added = http.post("/articles", json=new, headers={**from_dashboard, "X-API-Key": API_KEY})
+    assert added.status_code == 200, added.text
+    assert added.headers["access-control-allow-origin"] == DASHBOARD
+    evil = http.delete("/articles/a79", headers={"Origin": EVIL, "X-API-Key": API_KEY})
+    assert evil.status_code == 403
+    gone = http.delete("/articles/a79", headers={**from_dashboard, "X-API-Key": API_KEY})
+    assert gone.status_code == 200, gone.text
+
+
+# One server per data directory --------------------------------------------------------------
+
+
+def serve_again(server: Server, port: int) -> tuple[subprocess.CompletedProcess[str], float]:
+    start = time.monotonic()
+    try:
+        result = subprocess.run(
+            newsdesk_command("serve", "--port", str(port), "--data-dir", str(server.data_dir)),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"a second server on {server.data_dir} started and kept serving: {exc}")
+    return result, time.monotonic() - start
+
+
+@pytest.mark.slow
+def test_a_second_server_on_the_directory_refuses_to_start(demo_data: Path, tmp_path: Path) -> None:
+    first = start_server(copy_data(demo_data, tmp_path / "data"), tmp_path / "first.log")
+    try:
+        registered = json.loads((first.data_dir / "server.json").read_text())
+        # On the first one's port (the bind would fail) and on a free one (it would serve).
+        for port in (port_of(first), free_port()):
+            result, took = serve_again(first, port)
+            assert result.returncode == 2, (port, result.stdout, result.stderr)
+            message = result.stderr.strip()
+            assert message.startswith("newsdesk: error: "), message
+            assert "\n" not in message and "Traceback" not in result.stderr, message
+            assert str(first.data_dir) in message and first.url in message, message
+            assert took < 30, f"took {took:.1f} s to refuse"
+            assert json.loads((first.data_dir / "server.json").read_text()) == registered
+        assert registered["url"] == first.url and registered["pid"] == first.process.pid
+        assert first.get("/health")[0] == 200
+        assert first.get("/search?q=Moscow+meeting")[0] == 200
+        path = write_jsonl(
+            tmp_path / "new.jsonl",
+            [article(81, text="The Quillan lighthouse was relit on Tuesday after 40 years.")],
+        )
+        ingest = subprocess.run(
+            newsdesk_command("ingest", str(path), "--data-dir", str(first.data_dir)),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert ingest.returncode == 0, ingest.stderr
+        assert f"sending to the server at {first.url}" in ingest.stderr
+        status, found = first.get("/search?q=Quillan+lighthouse+relit&k=1")
+        assert status == 200, found
+        assert isinstance(found, dict) and found["passages"][0]["article_id"] == "a81"
+    finally:
+        stop_server(first)
+    assert not (first.data_dir / "server.json").exists(), "the owner removes its registration"
+
+
+def test_create_app_takes_the_server_lock_too(tmp_path: Path) -> None:
+    """An app built by create_app (not `newsdesk serve`) will not start on a held directory."""
+    settings = Settings(data_dir=tmp_path / "data")
+    with (
+        ServerLock(settings),
+        pytest.raises(ServerBusy, match=str(settings.data_dir)),
+        TestClient(create_app(settings)),
+    ):
+        pass
+    assert not owner.registration_path(settings).exists()
+
+
+def test_a_registration_is_removed_only_by_its_owner(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    path = owner.registration_path(settings)
+    stale = owner.register(settings, "http://127.0.0.1:8001")
+    current = owner.register(settings, "http://127.0.0.1:8002")  # same pid, new registration
+    owner.unregister(settings, stale)
+    assert owner.registration(settings) == {
+        "url": "http://127.0.0.1:8002",
+        "pid": os.getpid(),
+        "token": current,
+    }
+    # Another process's registration, even one carrying the same token.
+    path.write_text(json.dumps({"url": "http://x:1", "pid": os.getppid(), "token": current}))
+    owner.unregister(settings, current)
+    assert path.exists()
+    own = owner.register(settings, "http://127.0.0.1:8003")
+    owner.unregister(settings, own)
+    assert not path.exists()
