@@ -176,7 +176,10 @@ class ModelReader:
     ) -> Iterator[Step]:
         kind = question_kind(question)
         terms = analyse(question)
-        retrieved = " ".join(f"{p.title} {p.text}" for p in passages)
+        # Outlets count as mentioned: "the TechCrunch article" names a source, not the text.
+        retrieved = " ".join(
+            f"{p.title} {p.source} {' '.join(p.sources)} {p.text}" for p in passages
+        )
         if not passages or missing_names(terms, retrieved):
             # The question is about someone the evidence never mentions: a fixed refusal,
             # without asking the model (it would answer about whoever the evidence names).

@@ -355,7 +355,11 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
         judge = default_scorer(embedder)
     try:
         result = validate_judge(
-            judge, paths, fitted_on=FITTED_ON[args.judge], max_articles=args.max_articles
+            judge,
+            paths,
+            fitted_on=FITTED_ON[args.judge],
+            max_articles=args.max_articles,
+            log=lambda message: print(f"eval: {message}", file=sys.stderr, flush=True),
         )
     except (ValueError, KeyError) as exc:
         raise _usage_error(f"not a QAGS file ({exc})") from None

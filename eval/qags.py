@@ -360,6 +360,7 @@ def validate_judge(
     max_articles: int | None = None,
     folds: int = 5,
     repeats: int = 5,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Every QAGS file in ``paths`` scored by ``judge`` at its one shipped threshold, plus
     the same combination refitted and cross-validated by article over all of them.
@@ -384,6 +385,8 @@ def validate_judge(
             rows = subsample_articles(rows, max_articles)
         pairs = [(sentence, article) for article, sentence, _ in rows]
         labels = [label for _, _, label in rows]
+        if log is not None:
+            log(f"{name}: scoring {len(rows)} claims with {judge.name}")
         started = time.perf_counter()
         features = fast_judge.features(pairs)
         fast_scores = [fast_judge.combine(row) for row in features]

@@ -219,11 +219,13 @@ def test_local_model_answers_deterministically(local_model: LocalModel) -> None:
     assert 1 <= first.completion_tokens <= 4
     assert first.prompt_tokens > 10
     assert first.seconds > 0
-    # The same prompt again: same text, and the whole prompt comes from the KV cache (all but
-    # the last token, which llama-cpp-python replays to get fresh logits).
+    # The same prompt again gives the same text (the model starts afresh for an exact repeat:
+    # llama-cpp-python answers a wholly cached prompt from stale logits), and a prompt that
+    # only adds to it reuses the cached prefix.
     second = local_model.complete(YES, max_tokens=4)
     assert second.text == first.text
-    assert second.cached_tokens >= second.prompt_tokens - 1
+    longer = local_model.complete([*YES, Message("assistant", "Yes"), *YES], max_tokens=4)
+    assert longer.cached_tokens >= first.prompt_tokens - 2
 
 
 @needs_local_model
@@ -246,16 +248,17 @@ def test_local_timeout_stops_promptly_and_the_model_still_works(local_model: Loc
     try:
         # ~2,000 prompt tokens take 20 s (100 s on a slow CPU) to prefill; the deadline is
         # checked between slices of 64 tokens, so the call stops within a slice or so.
-        started = time.monotonic()
+        # Counted in tokens, not seconds, so a loaded machine cannot fail it: the prefill
+        # stopped long before the end of the prompt, and the story long before 400 tokens.
         with pytest.raises(ModelTimeout, match=r"0\.05 s"):
             local_model.complete(long_prompt, max_tokens=400)
-        assert time.monotonic() - started < 8
+        assert local_model._llm.n_tokens < 1000  # of ~2,000 prompt tokens
         # During decoding, and in the middle of a stream.
-        started = time.monotonic()
+        pieces: list[str] = []
         with pytest.raises(ModelTimeout):
-            for _ in local_model.stream(story, max_tokens=400):
-                pass
-        assert time.monotonic() - started < 8
+            for piece in local_model.stream(story, max_tokens=400):
+                pieces.append(piece)
+        assert len(pieces) < 400
     finally:
         local_model.timeout = budget
     # The interrupted calls left the context consistent: the same answer as before.
