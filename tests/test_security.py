@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_browser import CHROMIUM, CHROMIUM_ARGS, unavailable
 
 from api.app import create_app
 from core.settings import Settings
@@ -144,21 +143,6 @@ attack();
 ATTACK_POSTS = 4
 """Requests of the page that a browser does send: the form, and the three no-cors POSTs (a
 no-cors DELETE is refused by the browser itself, a cors one by the failed preflight)."""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Launched as test_browser.py launches it: Debian's Chromium, no Playwright download."""
-    if not CHROMIUM.exists():
-        unavailable("Debian's Chromium at /usr/bin/chromium: apt-get install -y chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright package: pip install -e '.[dev]'")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
