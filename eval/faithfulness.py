@@ -3,7 +3,8 @@
 The answer is split into claims (assistant.judge.claims), each claim is scored against the
 passages it cites by a ``SupportScorer`` (assistant.judge.support, the same judge the reader
 verifies its sentences with), and the verdicts become the answer's numbers: faithfulness,
-citation precision and citation recall.
+citation precision and citation recall. Each verdict keeps the judge's own account of why:
+the evidence span of its best citation that supports it best, so a report can show it.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from typing import TYPE_CHECKING
 from assistant.judge.claims import Claim, split_claims
 
 if TYPE_CHECKING:
-    from assistant.judge.support import SupportScorer
+    from assistant.judge.support import EvidenceSpan, Judge
 
 __all__ = ["ClaimVerdict", "FaithfulnessResult", "faithfulness"]
 
 
 @dataclass
 class ClaimVerdict:
-    """A claim with its support: ``score`` is against all its cited passages together."""
+    """A claim with its support: ``score`` is against all its cited passages together;
+    ``evidence`` is the span of passage ``best_citation`` (offsets into that passage) that the
+    judge found supports the claim best; ``verifier`` the llm judge's P(yes) for that
+    passage when it asked."""
 
     text: str
     citations: list[int]
@@ -30,6 +34,8 @@ class ClaimVerdict:
     supported: bool
     best_citation: int | None
     citation_scores: dict[int, float] = field(default_factory=dict)
+    evidence: EvidenceSpan | None = None
+    verifier: float | None = None
 
 
 @dataclass
@@ -48,7 +54,7 @@ class FaithfulnessResult:
 def faithfulness(
     answer: str,
     passages: Mapping[int, str],
-    scorer: SupportScorer,
+    scorer: Judge,
     threshold: float | None = None,
 ) -> FaithfulnessResult:
     """Score every claim of a cited answer against the passages it cites.
@@ -57,10 +63,10 @@ def faithfulness(
     [1] and [2]); citation recall asks the stricter question of whether one cited passage
     alone does, and citation precision whether each citation pulls its weight. Markers that
     resolve to no passage count as unsupporting citations: a dangling [5] is a wrong citation.
-    ``threshold`` defaults to the scorer's own ``threshold`` attribute, else 0.5.
+    ``threshold`` defaults to the judge's own.
     """
     if threshold is None:
-        threshold = float(getattr(scorer, "threshold", 0.5))
+        threshold = scorer.threshold
     claims: list[Claim] = split_claims(answer)
     if not claims:
         return FaithfulnessResult([], 1.0, 1.0, 1.0, [])
@@ -85,7 +91,8 @@ def faithfulness(
             else (single[resolved[0]] if resolved else None)
         )
         plan.append((single, joint))
-    scores = scorer.score(pairs) if pairs else []
+    judged = scorer.assess(pairs) if pairs else []
+    scores = [j.score for j in judged]
 
     verdicts: list[ClaimVerdict] = []
     precise = total_citations = recalled = 0
@@ -99,8 +106,18 @@ def faithfulness(
         total_citations += len(claim.citations)
         precise += sum(s >= threshold for s in per_citation.values())
         recalled += best_single >= threshold and best is not None
+        best_judged = judged[single[best]] if best is not None else None
         verdicts.append(
-            ClaimVerdict(claim.text, list(claim.citations), score, supported, best, per_citation)
+            ClaimVerdict(
+                claim.text,
+                list(claim.citations),
+                score,
+                supported,
+                best,
+                per_citation,
+                evidence=best_judged.span if best_judged else None,
+                verifier=best_judged.verifier if best_judged else None,
+            )
         )
     n = len(verdicts)
     return FaithfulnessResult(

@@ -15,7 +15,7 @@ from typing import Any
 from eval.metric_table import BY_KIND, GATED, LOWER_IS_BETTER, format_value
 from eval.triage import problems
 
-__all__ = ["bar_chart", "histogram", "render_html"]
+__all__ = ["bar_chart", "highlight", "histogram", "judge_text", "render_html"]
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2430;
@@ -30,7 +30,10 @@ table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border-bottom:1px solid #e6e9ee;padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .st-fail{color:#c23b3b;font-weight:600}.st-pass{color:#2f8f46}
-.claim{background:#fff3f3;border-left:3px solid #c23b3b;padding:4px 8px;margin:4px 0}
+.claim{background:#fff3f3;border-left:3px solid #c23b3b;padding:4px 8px;margin:8px 0 2px}
+.claim.ok{background:#f1faf3;border-left-color:#2f8f46}
+.score{font-variant-numeric:tabular-nums;white-space:nowrap;margin-left:6px}
+mark{background:#ffe08a;padding:0 1px}
 .passage{background:#f3f6fb;border-left:3px solid #7a8ca8;padding:4px 8px;margin:4px 0;
 white-space:pre-wrap;font-size:13px}
 .tag{display:inline-block;background:#fde8e8;color:#8a1f1f;border-radius:4px;padding:0 6px;
@@ -197,27 +200,73 @@ def _severity(case: dict[str, Any]) -> tuple[float, int]:
     )
 
 
-def _case_card(case: dict[str, Any]) -> str:
+def highlight(passage: str, start: int, end: int, context: int = 300) -> str:
+    """``passage`` escaped, with ``passage[start:end]`` inside ``<mark>`` and at most
+    ``context`` characters either side (cut at a space, "…" where cut)."""
+    start, end = max(0, min(start, len(passage))), max(0, min(end, len(passage)))
+    lo, hi = max(0, start - context), min(len(passage), end + context)
+    if lo > 0:
+        lo = passage.find(" ", lo, start) + 1 or lo
+    if hi < len(passage):
+        cut = passage.rfind(" ", end, hi)
+        hi = cut if cut > end else hi
+    return (
+        ("…" if lo > 0 else "")
+        + escape(passage[lo:start])
+        + f"<mark>{escape(passage[start:end])}</mark>"
+        + escape(passage[end:hi])
+        + ("…" if hi < len(passage) else "")
+    )
+
+
+def _claim_html(claim: dict[str, Any], citations: dict[int, dict[str, Any]], judge: str) -> str:
+    """One claim: its text, the judge's score against the threshold (pass/fail styled), and
+    the passage it is best supported by with the judge's best span marked."""
+    ok = bool(claim.get("supported"))
+    threshold = claim.get("threshold")
+    score = claim["score"]
+    versus = "" if threshold is None else f" {'≥' if score >= threshold else '<'} {threshold:g}"
+    verifier = (
+        f", model P(yes) {claim['verifier']:.2f}" if claim.get("verifier") is not None else ""
+    )
+    marks = "".join(f"[{n}]" for n in claim.get("citations", []))
+    head = (
+        f"<div class='claim {'ok' if ok else 'bad'}'>"
+        f"<span class='{'st-pass' if ok else 'st-fail'}'>{'supported' if ok else 'unsupported'}"
+        f"</span> {escape(claim['text'])} <span class='muted'>{escape(marks)}</span>"
+        f"<span class='score'>{escape(claim.get('judge') or judge)} judge "
+        f"<b class='{'st-pass' if ok else 'st-fail'}'>{score:.2f}</b>{escape(versus)}"
+        f"{escape(verifier)}</span></div>"
+    )
+    evidence = claim.get("evidence")
+    if evidence and evidence.get("citation") in citations:
+        cited = citations[evidence["citation"]]
+        body = highlight(cited["passage"], evidence["start"], evidence["end"])
+        return (
+            head + f"<div class='passage evidence'><b>[{evidence['citation']}] "
+            f"{escape(cited['title'])}</b> <span class='muted'>best evidence, similarity "
+            f"{evidence['similarity']:.2f}</span>\n{body}</div>"
+        )
+    missing = [n for n in claim.get("citations", []) if n not in citations]
+    if not claim.get("citations"):
+        return head + "<div class='muted'>cites nothing</div>"
+    if missing:
+        return head + (
+            f"<div class='muted'>no such citation: {escape(', '.join(map(str, missing)))}</div>"
+        )
+    return head
+
+
+def _case_card(case: dict[str, Any], judge: str) -> str:
     tags = "".join(f"<span class='tag'>{escape(p)}</span>" for p in problems(case))
     citations = {c["id"]: c for c in case.get("citations", [])}
-    unsupported = [c for c in case.get("claims", []) if not c.get("supported")]
-    claims_html = ""
-    if unsupported:
-        items = []
-        for claim in unsupported:
-            cited = "".join(
-                f"<div class='passage'><b>[{n}] {escape(citations[n]['title'])}</b>\n"
-                f"{escape(citations[n]['passage'])}</div>"
-                if n in citations
-                else f"<div class='passage'><b>[{n}]</b> (no such citation)</div>"
-                for n in claim.get("citations", [])
-            )
-            items.append(
-                f"<div class='claim'>{escape(claim['text'])} "
-                f"<span class='muted'>(support {claim['score']:.2f})</span></div>"
-                + (cited or "<div class='muted'>cites nothing</div>")
-            )
-        claims_html = "<h4>Unsupported claims and the passages they cite</h4>" + "".join(items)
+    claims = case.get("claims", [])
+    claims_html = (
+        "<h4>Claims: judge score and the evidence that supports each best</h4>"
+        + "".join(_claim_html(c, citations, judge) for c in claims)
+        if claims
+        else ""
+    )
     gold = case.get("gold_answers") or []
     gold_html = (
         f"<div><b>Gold:</b> {escape(' | '.join(gold))}</div>"
@@ -273,9 +322,17 @@ def _cases_table(cases: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def _scorer_text(config: dict[str, Any]) -> str:
+def _judge(config: dict[str, Any]) -> tuple[str, str]:
+    """The faithfulness judge's variant (fast|llm) and threshold, as the run recorded them."""
     faith = config.get("scorer", {}).get("faithfulness", {})
-    return f"scorer {faith.get('name', '?')} (threshold {faith.get('threshold', '?')})"
+    variant = faith.get("judge") or config.get("judge") or faith.get("name") or "?"
+    return str(variant), str(faith.get("threshold", "?"))
+
+
+def judge_text(config: dict[str, Any]) -> str:
+    """ "judge fast (threshold 0.58)": what every report's headline says it was judged by."""
+    variant, threshold = _judge(config)
+    return f"judge {variant} (threshold {threshold})"
 
 
 def render_html(report: dict[str, Any], worst: int = 15) -> str:
@@ -289,6 +346,7 @@ def render_html(report: dict[str, Any], worst: int = 15) -> str:
     faith = [c["faithfulness"] for c in cases if c.get("faithfulness") is not None]
     latency = [c["latency_ms"] for c in cases if c.get("latency_ms") is not None]
     bad = sorted((c for c in cases if problems(c)), key=_severity)[:worst]
+    judge, threshold = _judge(report["config"])
     faith_plot = histogram(faith, "Per-case faithfulness", lo=0.0, hi=1.0)
     config = report["config"]
     passed = report["passed"]
@@ -328,7 +386,7 @@ def render_html(report: dict[str, Any], worst: int = 15) -> str:
 <div class="muted">{aggregate.get("n_cases")} cases · {escape(str(config.get("started_at", "")))}
 · {escape(config.get("against") or config.get("target") or "")} · top_k {config.get("top_k")}
 · {config.get("seconds", 0):.1f} s · commit {escape(str(config.get("git_commit") or "?"))}
-· {escape(_scorer_text(config))}</div>
+· {escape(judge_text(config))}</div>
 {fail_text}
 <h2>Aggregate metrics</h2>
 <div class="grid"><div class="card wide">{bar_chart(rates, bounds, width=900)}
@@ -339,8 +397,11 @@ this suite and never fail.</div></div>
 <div class="grid"><div class="card">{faith_plot}</div>
 <div class="card">{histogram(latency, "Latency per question", unit=" ms")}</div></div>
 {by_kind}
-<h2>Worst cases ({len(bad)})</h2>
-{"".join(_case_card(c) for c in bad) or "<p class='muted'>No failing case.</p>"}
+<h2 id="worst-cases">Worst cases ({len(bad)})</h2>
+<p class="muted">Lowest faithfulness and failing cases first. Each claim is scored by the
+{escape(judge)} judge against its shipped threshold {escape(threshold)}; the marked text is
+the span of the cited passage that supports the claim best.</p>
+{"".join(_case_card(c, judge) for c in bad) or "<p class='muted'>No failing case.</p>"}
 <h2>All cases</h2>
 {_cases_table(cases)}
 </main></body></html>

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.gate import Check, Thresholds
-from eval.html_report import render_html
+from eval.html_report import judge_text, render_html
 from eval.metric_table import BY_KIND, METRICS, format_value
 from eval.runner import EvalRun
 from eval.triage import problems
@@ -77,9 +77,8 @@ def _headline(report: dict[str, Any]) -> str:
     )
     if config.get("answerer"):
         target += f", answerer {config['answerer']}"
-    faith = config.get("scorer", {}).get("faithfulness", {})
-    if faith:
-        target += f", judge {faith.get('name')} (threshold {faith.get('threshold')})"
+    if config.get("scorer", {}).get("faithfulness"):
+        target += f", {judge_text(config)}"
     return (
         f"{report['suite']['name']}: {report['aggregate']['n_cases']} cases, "
         f"{config.get('seconds', 0):.1f} s, {target}, top_k={config.get('top_k')}"

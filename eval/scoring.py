@@ -54,10 +54,11 @@ from eval.suite import SuiteCase
 from eval.targets import Retrieved
 
 if TYPE_CHECKING:
-    from assistant.judge.support import JudgeKind, SupportScorer
+    from assistant.judge.support import Judge, JudgeKind, SupportScorer
     from assistant.llm.base import ChatModel
     from core.records import Answer
     from core.settings import Settings
+    from eval.faithfulness import ClaimVerdict
     from index.embedder import Embedder
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "CaseResult",
     "Scorers",
     "aggregate",
+    "claim_record",
     "counts",
     "default_scorers",
     "gold_statement",
@@ -190,14 +192,17 @@ class Scorers:
     profile and <= 0.02 for swapped names).
     """
 
-    faithfulness: SupportScorer
+    faithfulness: Judge
     faithfulness_threshold: float
     entailment: SupportScorer
     entailment_threshold: float
+    judge: JudgeKind = "fast"
+    """The faithfulness judge's variant, as ``--judge`` names it: what reports print."""
 
     def describe(self) -> dict[str, Any]:
         return {
             "faithfulness": {
+                "judge": self.judge,
                 "name": self.faithfulness.name,
                 "threshold": self.faithfulness_threshold,
             },
@@ -217,11 +222,11 @@ def default_scorers(
     if judge == "llm":
         if model is None:
             raise ValueError("the llm judge needs a model")
-        faith: SupportScorer = llm_scorer(memo, model)
+        faith: Judge = llm_scorer(memo, model)
     else:
         faith = default_scorer(memo)
     entail = default_scorer(memo, profile="paraphrase")
-    return Scorers(faith, float(getattr(faith, "threshold", 0.5)), entail, entail.threshold)
+    return Scorers(faith, faith.threshold, entail, entail.threshold, judge)
 
 
 def judge_model(settings: Settings, reader: ChatModel | None = None) -> ChatModel:
@@ -290,14 +295,7 @@ def score_case(
             scorers.faithfulness_threshold,
         )
         result.claims = [
-            {
-                "text": v.text,
-                "citations": v.citations,
-                "score": round(v.score, 4),
-                "supported": v.supported,
-                "best_citation": v.best_citation,
-            }
-            for v in verdict.claims
+            claim_record(v, scorers.judge, scorers.faithfulness_threshold) for v in verdict.claims
         ]
         if verdict.claims:
             result.faithfulness = verdict.faithfulness
@@ -328,6 +326,32 @@ def score_case(
     if case.fake_answer:
         result.fake_repeated = not result.refused and contains_answer(clean, [case.fake_answer])
     return result
+
+
+def claim_record(verdict: ClaimVerdict, judge: str, threshold: float) -> dict[str, Any]:
+    """One claim as report.json carries it: the judge's score against its threshold, and the
+    evidence span (offsets into the passage of citation ``best_citation``) behind it."""
+    span = verdict.evidence
+    return {
+        "text": verdict.text,
+        "citations": verdict.citations,
+        "score": round(verdict.score, 4),
+        "threshold": threshold,
+        "judge": judge,
+        "supported": verdict.supported,
+        "best_citation": verdict.best_citation,
+        "citation_scores": {str(c): round(s, 4) for c, s in verdict.citation_scores.items()},
+        "evidence": None
+        if span is None or verdict.best_citation is None
+        else {
+            "citation": verdict.best_citation,
+            "start": span.start,
+            "end": span.end,
+            "text": span.text,
+            "similarity": round(span.similarity, 4),
+        },
+        "verifier": None if verdict.verifier is None else round(verdict.verifier, 4),
+    }
 
 
 def aggregate(results: Sequence[CaseResult]) -> dict[str, float | int | None]:

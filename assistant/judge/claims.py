@@ -24,7 +24,13 @@ from core.words import (
     wordset,
 )
 
-__all__ = ["Claim", "split_claims", "split_sentences", "strip_citations"]
+__all__ = [
+    "Claim",
+    "clean_with_offsets",
+    "split_claims",
+    "split_sentences",
+    "strip_citations",
+]
 
 
 @dataclass
@@ -88,10 +94,46 @@ def strip_citations(text: str) -> tuple[str, list[int]]:
         for number in _expand_marker(match.group(1)):
             if number not in found:
                 found.append(number)
-    clean = _MARKER.sub("", text)
-    clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)  # "attended [1]." -> "attended."
-    clean = re.sub(r"\s+", " ", clean).strip()
+    clean, _ = clean_with_offsets(text)
     return clean, found
+
+
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[.,;:!?])")  # "attended [1]." -> "attended."
+_SPACE = re.compile(r"\s+")
+
+
+def _cut(
+    text: str, index: list[int], pattern: re.Pattern[str], keep_space: bool
+) -> tuple[str, list[int]]:
+    """``text`` with every match of ``pattern`` removed (or, ``keep_space``, made one space),
+    and ``index`` (the original position of each character) cut the same way."""
+    parts: list[str] = []
+    kept: list[int] = []
+    last = 0
+    for match in pattern.finditer(text):
+        parts.append(text[last : match.start()])
+        kept.extend(index[last : match.start()])
+        if keep_space:
+            parts.append(" ")
+            kept.append(index[match.start()])
+        last = match.end()
+    parts.append(text[last:])
+    kept.extend(index[last:])
+    return "".join(parts), kept
+
+
+def clean_with_offsets(text: str) -> tuple[str, list[int]]:
+    """``strip_citations``'s clean text, and for each of its characters its index in ``text``.
+
+    The judge reads the clean text; the offsets let it say where in the passage as written
+    (markers, line breaks and all) the evidence it used sits, so a report can highlight it.
+    """
+    clean, index = _cut(text, list(range(len(text))), _MARKER, keep_space=False)
+    clean, index = _cut(clean, index, _SPACE_BEFORE_PUNCT, keep_space=False)
+    clean, index = _cut(clean, index, _SPACE, keep_space=True)
+    start = len(clean) - len(clean.lstrip())
+    end = len(clean.rstrip())
+    return clean[start:end], index[start:end]
 
 
 def _token_before(text: str, end: int) -> str:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from assistant.judge.alignment import AlignmentScorer
+from assistant.judge.alignment import AlignmentScorer, EvidenceSpan
 from assistant.judge.lexical import LexicalScorer
 
 if TYPE_CHECKING:
@@ -30,9 +31,12 @@ __all__ = [
     "FITTED_ON",
     "JUDGES",
     "CombinedScorer",
+    "EvidenceSpan",
     "FeatureScorer",
     "GatedScorer",
+    "Judge",
     "JudgeKind",
+    "Judgement",
     "SupportScorer",
     "default_scorer",
     "llm_scorer",
@@ -58,6 +62,38 @@ class FeatureScorer(SupportScorer, Protocol):
     them separately instead of inheriting one fixed mix."""
 
     def features(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]: ...
+
+
+@runtime_checkable
+class SpanLocator(FeatureScorer, Protocol):
+    """A feature scorer that can also say which part of the evidence its features come from
+    (assistant.judge.alignment: the best-aligned sentence or window)."""
+
+    def features_and_spans(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> list[tuple[dict[str, float], EvidenceSpan | None]]: ...
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The judge's verdict on one (claim, evidence) pair: the score (compare it with the
+    judge's ``threshold``), the evidence span that supports the claim best (None when the
+    judge has no span-finding component or the evidence is empty), and, for the llm judge,
+    the model's P(yes) when it was asked."""
+
+    score: float
+    span: EvidenceSpan | None = None
+    verifier: float | None = None
+
+
+@runtime_checkable
+class Judge(SupportScorer, Protocol):
+    """A faithfulness judge (the fast or the llm one): a scorer with its shipped threshold
+    and ``assess``, which says why as well as how much."""
+
+    threshold: float
+
+    def assess(self, pairs: Sequence[tuple[str, str]]) -> list[Judgement]: ...
 
 
 def _sigmoid(x: float) -> float:
@@ -95,12 +131,27 @@ class CombinedScorer:
             raise ValueError("a weighted mean needs positive total weight")
 
     def features(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
+        return self._features(pairs, locate=False)[0]
+
+    def _features(
+        self, pairs: Sequence[tuple[str, str]], locate: bool
+    ) -> tuple[list[dict[str, float]], list[EvidenceSpan | None]]:
+        """The feature rows and (``locate``) the first span-finding component's spans, from
+        one pass over the components."""
         rows: list[dict[str, float]] = [{} for _ in pairs]
+        spans: list[EvidenceSpan | None] = [None] * len(pairs)
         if not pairs:
-            return rows
+            return rows, spans
+        located = False
         for scorer in self.scorers:
             if isinstance(scorer, FeatureScorer):
-                sub = scorer.features(pairs)
+                if locate and not located and isinstance(scorer, SpanLocator):
+                    pairs_out = scorer.features_and_spans(pairs)
+                    sub = [row for row, _ in pairs_out]
+                    spans = [span for _, span in pairs_out]
+                    located = True
+                else:
+                    sub = scorer.features(pairs)
                 scores = scorer.score(pairs) if scorer.name in self.weights else None
                 for i, row in enumerate(sub):
                     for key, value in row.items():
@@ -113,10 +164,15 @@ class CombinedScorer:
         missing = set(self.weights) - set(rows[0])
         if missing:
             raise ValueError(f"weights name features no scorer provides: {sorted(missing)}")
-        return rows
+        return rows, spans
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         return [self.combine(row) for row in self.features(pairs)]
+
+    def assess(self, pairs: Sequence[tuple[str, str]]) -> list[Judgement]:
+        """``score`` with the evidence span behind each score, from the same pass."""
+        rows, spans = self._features(pairs, locate=True)
+        return [Judgement(self.combine(row), span) for row, span in zip(rows, spans, strict=True)]
 
     def combine(self, row: Mapping[str, float]) -> float:
         total = sum(w * row[k] for k, w in self.weights.items())
@@ -237,6 +293,17 @@ class GatedScorer:
     def score(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         scores = self.fast.score(pairs)
         return self.rescore(pairs, scores)
+
+    def assess(self, pairs: Sequence[tuple[str, str]]) -> list[Judgement]:
+        """The llm judge's scores, the fast judge's evidence spans (the verifier reads the
+        sentences closest to the claim, so the best-aligned one is what it leans on too) and
+        the verifier's P(yes) where it was asked."""
+        fast = self.fast.assess(pairs)
+        scores = self.rescore(pairs, [j.score for j in fast])
+        return [
+            replace(j, score=s, verifier=v)
+            for j, s, v in zip(fast, scores, self.last_verdicts, strict=True)
+        ]
 
     def rescore(self, pairs: Sequence[tuple[str, str]], fast: Sequence[float]) -> list[float]:
         """The llm judge's scores given the fast judge's (which a caller may have already)."""
