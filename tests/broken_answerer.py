@@ -96,3 +96,25 @@ def swapped_names(assistant: Assistant) -> BrokenAnswerer:
 
 def repointed_citations(assistant: Assistant) -> BrokenAnswerer:
     return BrokenAnswerer(assistant, swap_names=False, repoint=True)
+
+
+class MarkupAnswerer:
+    """The honest answer plus one sentence full of HTML, citing passage [1]: answers are
+    untrusted text, and a report must show them, not render them."""
+
+    SENTENCE = "Officials said the tally was \"<b>220 & 209</b>\" <script>alert('x')</script> [1]."
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    def ask(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer:
+        honest = self.assistant.ask(question, top_k, filters)
+        if honest.refused or not honest.citations:
+            return honest
+        return replace(honest, answer=f"{honest.answer} {self.SENTENCE}")
+
+
+def with_markup(assistant: Assistant) -> MarkupAnswerer:
+    return MarkupAnswerer(assistant)

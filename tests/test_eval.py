@@ -546,7 +546,8 @@ def test_html_shows_unsupported_claims_with_their_passages(
     broken_cli_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
     html = (broken_cli_run[1] / "report.html").read_text()
-    assert "Unsupported claims and the passages they cite" in html
+    assert "Claims: judge score and the evidence that supports each best" in html
+    assert "<div class='claim bad'>" in html and "<mark>" in html
     assert "FAIL" in html
 
 
