@@ -6,7 +6,8 @@ CI with the same code. It lives here, below both, and keeps rules of its own (it
 splitter, stemmer and name finder) rather than sharing the assistant's, so that it does not
 inherit the assistant's blind spots.
 
-Two variants, one interface (``.score(pairs)``, ``.threshold``, ``.name``): the fast judge
+Two variants, one interface (``support.Judge``: ``.score(pairs)``, ``.assess(pairs)`` for the
+scores with the evidence span behind each, ``.threshold``, ``.name``): the fast judge
 (``support.default_scorer``: embeddings and lexical checks, milliseconds a claim), and the llm
 judge (``support.llm_scorer``: the fast judge, plus a local language model asked only about
 the claims the fast judge cannot decide; seconds a claim).

@@ -138,7 +138,9 @@ class AlignmentScorer:
                     for w in _sized_windows(evidence, self.window_sizes)
                 ]
             else:
-                sentences = _sentences(evidence)
+                # Distinct sentences, as the constants were fitted with: a repeated sentence
+                # adds no evidence, and the windows run over what is left.
+                sentences = _sized_windows(evidence, (1,))
                 ids = [texts.setdefault(w.text, len(texts)) for w in sentences]
                 chunks[evidence] = [
                     (
