@@ -69,4 +69,5 @@ class Assistant:
         k = top_k or self.top_k
         vector = self.store.embedder.encode([question])[0]
         passages = self.retriever.retrieve(question, k, filters, query_vector=vector)
+        passages = self.retriever.cover(question, passages, filters)
         yield from self.reader.stream(question, passages, vector)

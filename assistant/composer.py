@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from assistant.kinds import question_kind
 from assistant.sentence_vectors import SentenceVectors
-from assistant.terms import QuestionTerms, analyse, missing_names, offers_answer, overlap
+from assistant.terms import QuestionTerms, analyse, offers_answer, overlap, subject_absent
 from core.records import Answer, Citation, ScoredPassage
 from core.sentences import split_sentences
 
@@ -69,7 +69,7 @@ class Composer:
         evidence = " ".join(
             f"{passages[i].title} {passages[i].text}" for i in {c.passage_index for c in supported}
         )
-        if missing_names(terms, evidence):
+        if subject_absent(terms, evidence):
             return Answer(REFUSAL, True, [], question)
         chosen = self.select(supported)
         return self.render(question, chosen, passages)

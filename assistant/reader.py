@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,13 +26,16 @@ from assistant.composer import REFUSAL, Candidate, Composer, attach_markers
 from assistant.judge.claims import split_sentences as split_answer
 from assistant.judge.claims import strip_citations
 from assistant.judge.support import SupportScorer
+from assistant.judge.verifier import ChoiceModel, supports_choices
 from assistant.kinds import Kind, question_kind
 from assistant.llm.base import ChatModel, Message, ModelError
 from assistant.mentions import names, person
-from assistant.terms import QuestionTerms, analyse, missing_names, stem
+from assistant.terms import QuestionTerms, analyse, stem, subject_absent
 from core.records import Answer, Citation, ScoredPassage
 
 log = logging.getLogger("newsdesk.reader")
+
+YES_NO = ("yes", "no")
 
 INSUFFICIENT = "INSUFFICIENT"
 """What the model is told to write when its evidence does not answer the question."""
@@ -137,6 +140,12 @@ class Evidence:
         text = " ".join(self.candidate.text.split())
         return f"[{self.number}] ({label}) {text}" if label else f"[{self.number}] {text}"
 
+    def quoted(self) -> Draft:
+        """This sentence as a sentence of the answer: a verbatim quote, so fully supported."""
+        place = self.candidate.passage_index
+        span = (self.candidate.start, self.candidate.end)
+        return Draft(" ".join(self.candidate.text.split()), [place], 1.0, {place: [span]})
+
 
 @dataclass
 class Draft:
@@ -180,7 +189,7 @@ class ModelReader:
         retrieved = " ".join(
             f"{p.title} {p.source} {' '.join(p.sources)} {p.text}" for p in passages
         )
-        if not passages or missing_names(terms, retrieved):
+        if not passages or subject_absent(terms, retrieved):
             # The question is about someone the evidence never mentions: a fixed refusal,
             # without asking the model (it would answer about whoever the evidence names).
             yield Answer(REFUSAL, True, [], question, kind=kind)
@@ -190,6 +199,15 @@ class ModelReader:
         evidence = self.evidence(question, passages, query_vector, list_of_people=kind is Kind.LIST)
         rendering = _Rendering(passages)
         dropped: list[str] = []
+        if kind is Kind.POLAR and supports_choices(self.model):
+            try:
+                verdict = self.verdict(question, evidence)
+            except ModelError as exc:
+                log.warning("reader model failed (%s); answering from the quotes instead", exc)
+            else:
+                yield from self._verdict_with_support(verdict, question, evidence, rendering)
+                yield rendering.answer(question, kind, self.name, dropped)
+                return
         try:
             for sentence in self._sentences(self.messages(question, kind, evidence)):
                 if sentence.strip().upper().startswith(INSUFFICIENT):
@@ -208,8 +226,23 @@ class ModelReader:
                 yield fallback
                 return
         if not rendering.parts:
-            yield from _sentences_of(fallback)
-            yield _with(fallback, dropped=dropped)
+            verdict = _split_verdict(dropped[0])[0] if dropped and kind is Kind.POLAR else ""
+            if verdict:  # "Yes, <a restated premise the judge rejected>": the verdict stands
+                yield from self._verdict_with_support(verdict, question, evidence, rendering)
+                yield rendering.answer(question, kind, self.name, dropped)
+                return
+            lead = salvage(question, kind, dropped, evidence)
+            if not lead:
+                yield from _sentences_of(fallback)
+                yield _with(fallback, dropped=dropped)
+                return
+            phrase, grounds = lead
+            yield rendering.add(
+                Draft(phrase, list(dict.fromkeys(e.candidate.passage_index for e in grounds)), 1.0)
+            )
+            for e in grounds[: self.support_sentences]:
+                yield rendering.add(e.quoted())
+            yield rendering.answer(question, kind, self.name, dropped)
             return
         yield from rendering.quote(evidence, self.support_sentences)
         yield rendering.answer(question, kind, self.name, dropped)
@@ -239,6 +272,37 @@ class ModelReader:
         rest = split_answer(_clean_reply(buffer))[emitted:]
         if rest:
             yield " ".join(rest)
+
+    def verdict(self, question: str, evidence: Sequence[Evidence]) -> str:
+        """ "Yes" or "No" from the model's probabilities for its first answer word, read in
+        one forward pass: nothing is decoded, so a verdict costs the prompt alone. Calibrating
+        P(yes) by the model's leaning on an empty prompt ("contextual calibration") was tried
+        on MultiHop-RAG dev questions and made things worse (the empty prompt leans to "No",
+        P(yes) 0.14, so every verdict became "Yes"); so was dividing by P(yes) for the question
+        without evidence. The plain comparison is what the model would have written."""
+        model = cast(ChoiceModel, self.model)
+        yes, no = model.choice_probabilities(self.messages(question, Kind.POLAR, evidence), YES_NO)
+        log.debug("P(yes) %.3f", yes)
+        return "Yes" if yes >= no else "No"
+
+    def _verdict_with_support(
+        self, verdict: str, question: str, evidence: Sequence[Evidence], rendering: _Rendering
+    ) -> Iterator[str]:
+        support = self.support(question, evidence)
+        places = list(dict.fromkeys(e.candidate.passage_index for e in support))
+        yield rendering.add(Draft(f"{verdict}.", places, 1.0))
+        for e in support:
+            yield rendering.add(e.quoted())
+
+    def support(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+        """The evidence sentences quoted under a Yes or No: the most relevant sentence of each
+        article (a comparison of two reports needs both), in story order."""
+        best: dict[str, Evidence] = {}
+        for e in sorted(evidence, key=lambda e: e.candidate.score, reverse=True):
+            best.setdefault(e.passage.article_id, e)
+        ranked = sorted(best.values(), key=lambda e: e.candidate.score, reverse=True)
+        chosen = ranked[: self.support_sentences]
+        return sorted(chosen, key=lambda e: e.number)
 
     def evidence(
         self,
@@ -415,6 +479,48 @@ class _Rendering:
     def _say(self, sentence: str) -> str:
         self.parts.append(sentence)
         return sentence
+
+
+def salvage(
+    question: str, kind: Kind, dropped: Sequence[str], evidence: Sequence[Evidence]
+) -> tuple[str, list[Evidence]] | None:
+    """The direct answer inside sentences the judge dropped, when the evidence bears it out.
+
+    A small model often restates the whole question around its answer ("Epic Games, reported
+    by TechCrunch, has been involved in ..."), and the restated premise fails the check while
+    the answer itself may stand. The names and figures of the first dropped sentence that the
+    question does not mention are kept when an evidence sentence contains them verbatim; the
+    answer is then those words, cited and followed by the sentences that contain them. What
+    counts as the answer follows the question: figures for "how many" and "when", every name
+    for a list, the first name (the sentence's subject) otherwise."""
+    if not dropped:
+        return None
+    terms = analyse(question)
+    sentence = dropped[0]
+    found: list[str] = []
+    figures = kind in (Kind.NUMBER, Kind.DATE)
+    phrases = _FIGURE.findall(sentence) if figures else names(sentence)
+    for phrase in phrases:
+        phrase = phrase.strip(" ,.'’\"")
+        if not phrase or phrase.lower() in question.lower():
+            continue
+        if any(stem(part) in terms.name_stems for part in phrase.split()):
+            continue
+        found.append(phrase)
+    grounds: list[Evidence] = []
+    kept: list[str] = []
+    for phrase in dict.fromkeys(found):
+        pattern = re.compile(rf"\b{re.escape(phrase)}\b", re.IGNORECASE)
+        holders = [e for e in evidence if pattern.search(e.candidate.text)]
+        if holders:
+            kept.append(phrase)
+            grounds += [e for e in holders[:1] if e not in grounds]
+        if kept and kind is not Kind.LIST:
+            break
+    if not kept:
+        return None
+    listed = kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])} and {kept[-1]}"
+    return listed, grounds
 
 
 def names_someone_new(terms: QuestionTerms, sentence: str) -> bool:

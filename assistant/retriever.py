@@ -8,6 +8,7 @@ searched and reranked on its own and the results interleaved, so every part is r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from numpy.typing import NDArray
 
 from assistant.planner import QueryPlan, SubQuery, plan_query
 from assistant.rerank import Reranker, diversify
-from assistant.terms import analyse
+from assistant.terms import analyse, missing_names
 from core.records import Filters, ScoredPassage
 from index.store import Store
 
@@ -80,6 +81,46 @@ class Retriever:
         per_article = self.options.per_article if self.options.rerank else k
         return diversify(ranked, max(k, 1), max(per_article, 1))
 
+    def cover(
+        self,
+        question: str,
+        passages: Sequence[ScoredPassage],
+        filters: Filters | None = None,
+        limit: int = 3,
+    ) -> list[ScoredPassage]:
+        """The passages, plus one for each name the question asks about that none of them
+        mentions but the index does. A multi-hop question names several people or firms, each
+        in its own article, and the top passages often cover all but one: the missing one is
+        looked up by name (BM25, the same filters) rather than answered around. A name found
+        nowhere stays missing, which is what the readers' refusal checks rely on."""
+        filters = filters or Filters()
+        catalog = self.store.catalog
+        terms = analyse(question)
+        text = " ".join(_mentions(p) for p in passages)
+        outlets = {source.lower(): source for source in catalog.known_sources()}
+        added: list[ScoredPassage] = []
+        have = {p.id for p in passages}
+        for name in missing_names(terms, text)[:limit]:
+            outlet = next((o for low, o in outlets.items() if low.endswith(name.lower())), None)
+            source: str | None
+            proper: re.Pattern[str] | None
+            if outlet is not None and filters.source is None:
+                # "... while The Age's report says ...": that outlet's best passage.
+                query, source, proper = question, outlet, None
+            else:
+                last = name.split()[-1]
+                query, source, proper = name, filters.source, re.compile(rf"\b{re.escape(last)}\b")
+            hits = catalog.lexical_search(
+                query, 5, source=source, after=filters.published_after, before=filters.until
+            )
+            found = catalog.passages([cid for cid, _ in hits if cid not in have])
+            for cid, _ in hits:
+                if cid in found and (proper is None or proper.search(found[cid].text)):
+                    added.append(ScoredPassage.of(found[cid], 0.0, None, None))
+                    have.add(cid)
+                    break
+        return [*passages, *added]
+
     def _part(
         self, plan: QueryPlan, part: SubQuery, vector: NDArray[np.float32]
     ) -> list[ScoredPassage]:
@@ -129,6 +170,10 @@ class Retriever:
             ScoredPassage.of(passages[c], fused[c], dense_scores.get(c), lexical_scores.get(c))
             for c in ranked
         ]
+
+
+def _mentions(passage: ScoredPassage) -> str:
+    return f"{passage.title} {passage.source} {' '.join(passage.sources)} {passage.text}"
 
 
 def interleave(rankings: Sequence[Sequence[ScoredPassage]]) -> list[ScoredPassage]:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from assistant.mentions import name_runs
+from assistant.mentions import name_runs, person
 from core.words import MONTH_ABBREVIATIONS, MONTHS, RELATIVE_DAYS, STOPWORDS, WEEKDAYS
 
 _QUESTION_WORDS = frozenset(
@@ -72,6 +72,11 @@ _DAY_WORDS = "|".join(dict.fromkeys((*MONTHS, *_SHORT_MONTHS, *WEEKDAYS, *RELATI
 """Words that date a sentence: month names, their short forms in month order, weekdays,
 'yesterday', 'today' and 'tomorrow'."""
 _DATE = re.compile(rf"\b(?:{_DAY_WORDS})\b|\b(?:1[89]|20)\d\d\b", re.IGNORECASE)
+_CALENDAR_NAME = re.compile(rf"(?:(?:{_DAY_WORDS})\.?\s*)+", re.IGNORECASE)
+"""A "name" made only of month or weekday words ("October"): a date, which passages carry in
+their metadata rather than their text."""
+_QUOTES = "'‘’\"“”"
+_POSSESSIVE = re.compile(r"(?:['’]s?)$")
 
 
 @dataclass(frozen=True)
@@ -100,13 +105,30 @@ class QuestionTerms:
 def analyse(question: str) -> QuestionTerms:
     names: list[str] = []
     for start, name in name_runs(question):
-        first = name.split()[0].lower()
-        if start == 0 or first in _QUESTION_WORDS:
-            # A capital at the start of the question is grammar, not a name.
-            rest = name.split()[1:]
-            if first in _QUESTION_WORDS or first in STOPWORDS:
-                name = " ".join(rest)
-        if name and name.lower() not in STOPWORDS and name.lower() not in _QUESTION_WORDS:
+        words = name.split()
+        first, rest = words[0].lower(), words[1:]
+        end = start + len(name)
+        quoted_phrase = (
+            start > 0
+            and question[start - 1] in _QUOTES
+            and name[-1] not in _QUOTES
+            and question[end : end + 1] not in _QUOTES
+        )
+        # A capital at the start of a quoted phrase that goes on in lower case ("'Universal
+        # travel adapters'") is grammar, not a name, as a question word or "The" starting the
+        # question is.
+        if first in _QUESTION_WORDS or first in STOPWORDS:
+            name = " ".join(rest)
+        elif quoted_phrase and not rest:
+            name = ""
+        name = re.sub(r"^(?:(?:the|of|de|al|bin|van|von)\s+)+", "", name)
+        name = _POSSESSIVE.sub("", name)
+        if (
+            name
+            and name.lower() not in STOPWORDS
+            and name.lower() not in _QUESTION_WORDS
+            and not _CALENDAR_NAME.fullmatch(name)
+        ):
             names.append(name)
     return QuestionTerms(
         text=question,
@@ -176,3 +198,14 @@ def missing_names(terms: QuestionTerms, text: str) -> list[str]:
     """Names in the question that the text never mentions (by any of their words)."""
     present = text_stems(text)
     return [n for n in terms.names if not any(stem(p) in present for p in n.split())]
+
+
+def subject_absent(terms: QuestionTerms, text: str) -> bool:
+    """Whether the text leaves out whom or what the question is about: a person it names, or
+    most of its names. One outlet of five missing from the retrieved passages of a multi-hop
+    question is a retrieval miss to reason around, not a reason to refuse; "Who is Kasra
+    Aarabi?" over passages that never name him is."""
+    missing = missing_names(terms, text)
+    return bool(missing) and (
+        any(person(name) for name in missing) or 2 * len(missing) > len(terms.names)
+    )

@@ -43,7 +43,7 @@ SUITES = {
     "demo": ("eval/suites/demo.jsonl", "demo/articles"),
     "multihop-ci": ("{build}/multihop-ci.jsonl", "{build}/multihop-corpus.jsonl"),
     "realtimeqa-ci": ("{build}/realtimeqa-ci.jsonl", "{build}/realtimeqa-ci-corpus.jsonl"),
-    "multihop-full": ("{build}/multihop-full.jsonl", "{build}/multihop-full-corpus.jsonl"),
+    "multihop-full": ("{build}/multihop-full.jsonl", "{build}/multihop-corpus.jsonl"),
     "realtimeqa-full": ("{build}/realtimeqa-full.jsonl", "{build}/realtimeqa-full-corpus.jsonl"),
 }
 STREAM_QUESTIONS = 5

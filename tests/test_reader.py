@@ -191,3 +191,16 @@ def test_an_unreachable_model_server_stops_the_command_with_one_sentence(tmp_pat
     assert result.returncode == 2
     assert "127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_yes_or_no_question_gets_the_verdict_first_then_its_cited_support(
+    seed_runtime: Runtime,
+) -> None:
+    answer = seed_runtime.assistant.ask("Did Israel condemn the meeting in Moscow?")
+    assert not answer.refused, answer
+    assert answer.kind == "yes/no"
+    first, *support = sentences(answer)
+    assert re.fullmatch(r"Yes(?: \[\d+\])+\.", first), f"no verdict first: {answer.answer!r}"
+    assert support, "a bare verdict without its support"
+    assert_every_sentence_cited(answer)
+    assert "condemned" in " ".join(cited_text(answer, s) for s in support), answer
