@@ -23,43 +23,7 @@ from core.articles import Article
 from core.records import Passage
 from core.words import STOPWORDS
 from index.chunking import Chunk
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    hash TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
-    title TEXT NOT NULL,
-    published TEXT,
-    source TEXT NOT NULL,
-    sources TEXT NOT NULL DEFAULT '[]',
-    url TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    text TEXT NOT NULL,
-    n_chunks INTEGER NOT NULL DEFAULT 0,
-    indexed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles (fingerprint);
-CREATE INDEX IF NOT EXISTS articles_published ON articles (published);
-CREATE TABLE IF NOT EXISTS passages (
-    id TEXT PRIMARY KEY,
-    article_id TEXT NOT NULL,
-    ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS passages_article ON passages (article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    text, content='passages', content_rowid='rowid', tokenize='porter unicode61'
-);
-CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts(rowid, text) VALUES (new.rowid, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
-END;
-"""
+from index.migrations import migrate
 
 
 @dataclass(frozen=True)
@@ -86,7 +50,7 @@ class Catalog:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
-        self._db.executescript(SCHEMA)
+        migrate(self._db)
 
     @property
     def _db(self) -> sqlite3.Connection:
