@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument(
         "--name",
         type=outlet_name,
-        default="",
+        default=None,
         metavar="OUTLET",
         help="outlet credited for its articles (default: the feed's title)",
     )
@@ -418,7 +418,11 @@ def watch_sources(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(
             f"no sources in {settings.data_dir}; add one with `newsdesk sources add URL`"
         )
-    ingester = runtime.ingester()
+
+    def on_remote(server: str, count: int) -> None:
+        print(f"newsdesk: sending {count} article(s) to the server at {server}", file=sys.stderr)
+
+    ingester = runtime.ingester(on_remote)
     poller = runtime.poller(ingester.ingest)
     try:
         if args.once:
@@ -451,7 +455,7 @@ def run_sources_add(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_sources(settings)
     try:
-        source = store.add(args.url, args.name, args.every)
+        source = store.add(args.url, args.name or "", args.every)
     except SourceError as exc:
         raise CliError(str(exc)) from None
     finally:

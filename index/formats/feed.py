@@ -130,7 +130,8 @@ def read_feed_document(
         link = str(entry.get("link") or "").strip()
         text = _entry_text(entry)
         heading = _detail_text(entry.get("title_detail"), str(entry.get("title") or ""))
-        stamps = [str(entry.get(key) or "") for key in ("published", "updated")]
+        # dict.get: feedparser's own get maps a missing `updated` to `published`, warning.
+        stamps = [str(dict.get(entry, key) or "") for key in ("published", "updated")]
         signature = hashlib.sha256("\x1f".join([heading, *stamps, text]).encode()).hexdigest()
         entries.append(
             FeedEntry(
