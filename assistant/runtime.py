@@ -24,7 +24,7 @@ from core.settings import Settings
 from index.embedder import Embedder
 from index.fetch import Fetcher
 from index.ingester import Ingester, RemoteNotice
-from index.lock import WriteLock
+from index.lock import LockTimeout, WriteLock
 from index.poller import Poller, PollReport, Sink
 from index.sources import SourceStore
 from index.store import Store
@@ -73,6 +73,10 @@ class Runtime:
         ingester (which hands writes to a running server) elsewhere."""
         return Poller(self.sources, Fetcher(self.settings), sink)
 
+    def poll_lock(self) -> WriteLock:
+        """Taken without waiting (LockTimeout when another process polls on schedule)."""
+        return WriteLock(self.settings.poll_lock_path, timeout=0)
+
     def start_polling(self) -> None:
         """The server's background poller (NEWSDESK_POLL=1): one thread that polls each source
         when it is due and writes through this process's writer."""
@@ -85,8 +89,18 @@ class Runtime:
             logger.info("poll %s", result.line())
 
         def run() -> None:
+            lock = self.poll_lock()
             try:
-                poller.run(stop, self.settings.poll_tick, report)
+                while not stop.is_set():
+                    try:
+                        lock.acquire()
+                    except LockTimeout:  # a `watch --sources` polls: wait for it to end
+                        stop.wait(self.settings.poll_tick)
+                        continue
+                    try:
+                        poller.run(stop, self.settings.poll_tick, report)
+                    finally:
+                        lock.release()
             finally:
                 poller.fetcher.close()
 

@@ -233,6 +233,12 @@ class Settings(BaseSettings):
         return self.data_dir / "write.lock"
 
     @property
+    def poll_lock_path(self) -> Path:
+        """Held by the one process that polls the sources on their schedule (the server with
+        poll on, or `newsdesk watch --sources`), so two never poll the same feeds."""
+        return self.data_dir / "poll.lock"
+
+    @property
     def server_lock_path(self) -> Path:
         """Held by the one server of this data directory for its whole life (index.owner)."""
         return self.data_dir / "server.lock"

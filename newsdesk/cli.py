@@ -433,9 +433,22 @@ def watch_sources(args: argparse.Namespace, settings: Settings) -> int:
                 for result in reports:
                     report_line(result.line())
             return 1 if any(r.status == "error" for r in reports) else 0
-        stopping = stop_on_signals()
-        print(f"polling {len(runtime.sources.all())} source(s) (Ctrl-C to stop)", flush=True)
-        poller.run(stopping, min(settings.poll_tick, 5.0), lambda r: report_line(r.line()))
+        from index.lock import LockTimeout
+
+        lock = runtime.poll_lock()
+        try:
+            lock.acquire()
+        except LockTimeout:
+            raise CliError(
+                f"another process polls the sources of {settings.data_dir} already (a server "
+                "with NEWSDESK_POLL=1, or another `newsdesk watch --sources`)"
+            ) from None
+        try:
+            stopping = stop_on_signals()
+            print(f"polling {len(runtime.sources.all())} source(s) (Ctrl-C to stop)", flush=True)
+            poller.run(stopping, min(settings.poll_tick, 5.0), lambda r: report_line(r.line()))
+        finally:
+            lock.release()
         print("stopped polling", flush=True)
         return 0
     finally:

@@ -434,6 +434,10 @@ def test_sources_over_the_api_and_the_servers_poller(tmp_path: Path, site: Site)
         assert status == 200 and not answer["refused"]
         assert answer["citations"][0]["url"] == f"{site.url}/news/ferry"
 
+        # The server polls on schedule, so a second scheduled poller is refused.
+        loop = run("watch", "--sources", "--data-dir", str(server.data_dir))
+        assert loop.returncode == 2 and "polls the sources" in loop.stderr
+
         # The CLI's poll hands its writes to the server, which answers from them at once.
         publish(site, "/feed.rss", [SEAL, *STORIES])
         polled = run(
