@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from core.articles import Article
 from core.records import Passage
 from core.words import STOPWORDS
 from index.chunking import Chunk
-from index.migrations import migrate
+from index.migrations import CatalogFile
 
 
 @dataclass(frozen=True)
@@ -41,37 +39,7 @@ class CatalogEntry:
     indexed_at: str
 
 
-class Catalog:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        # One connection per thread: the server answers from a thread pool, and WAL lets those
-        # readers go on while a writer's transaction is open on its own connection.
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
-        migrate(self._db)
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            self._local.connection = connection
-            with self._guard:
-                self._connections.append(connection)
-        return connection
-
-    def close(self) -> None:
-        with self._guard:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
-
+class Catalog(CatalogFile):
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._db:

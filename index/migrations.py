@@ -1,6 +1,7 @@
-"""The catalog file's schema, in numbered steps, so a data directory made by an older
-Newsdesk opens in a newer one: each step runs once, in order, and SQLite's `user_version`
-remembers how far a file has come.
+"""The catalog file: its schema, in numbered steps, so a data directory made by an older
+Newsdesk opens in a newer one (each step runs once, in order, and SQLite's `user_version`
+remembers how far a file has come), and the per-thread connections every user of the file
+opens it with.
 
 Kept apart from catalog.py (and free of heavy imports) because the source list lives in the
 same file and the `newsdesk sources` commands must open it without loading the model stack.
@@ -10,6 +11,8 @@ Steps are only ever appended; a released step never changes.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from pathlib import Path
 
 ARTICLES = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -97,3 +100,37 @@ def migrate(db: sqlite3.Connection) -> int:
             version = number
     db.commit()
     return version
+
+
+class CatalogFile:
+    """The catalog file opened, brought up to date, with one connection per thread: the server
+    answers from a thread pool, and WAL lets those readers go on while a writer's transaction
+    is open on its own connection."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        migrate(self._db)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+            with self._guard:
+                self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._guard:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()

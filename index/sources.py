@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from index.migrations import migrate
+from index.migrations import CatalogFile
 
 MIN_EVERY = 60
 """Seconds: more often than once a minute is not polite to anyone's server."""
@@ -126,34 +124,7 @@ class SeenEntry:
     article_id: str | None
 
 
-class SourceStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
-        migrate(self._db)
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            self._local.connection = connection
-            with self._guard:
-                self._connections.append(connection)
-        return connection
-
-    def close(self) -> None:
-        with self._guard:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
-
+class SourceStore(CatalogFile):
     # --- the list -----------------------------------------------------------------------
     def add(self, url: str, name: str = "", every: str = DEFAULT_EVERY) -> Source:
         """SourceError on a bad URL or interval; SourceExists when it is followed already."""
