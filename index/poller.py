@@ -16,6 +16,7 @@ with its error and retried later with backoff; it never stops the other sources.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -100,7 +101,12 @@ class Poller:
         """Poll each source when it is due, until `stop` is set; between sources the stop is
         checked, so a stop waits for at most the source in hand."""
         while not stop.is_set():
-            for source in self.sources.due():
+            try:
+                due = self.sources.due()
+            except sqlite3.Error as exc:  # a catalog locked for long: try at the next tick
+                logger.warning("could not read the sources: %s", exc)
+                due = []
+            for source in due:
                 if stop.is_set():
                     break
                 report(self.poll(source))
@@ -111,7 +117,7 @@ class Poller:
         report = PollReport(source.id, source.url, source.outlet)
         try:
             self._poll(source, report)
-        except (FetchError, ArticleError, RuntimeError, LockTimeout, OSError) as exc:
+        except (FetchError, ArticleError, RuntimeError, LockTimeout, OSError, sqlite3.Error) as exc:
             self._fail(source, report, str(exc))
         except Exception as exc:  # a bug must not stop the other sources either
             logger.exception("polling %s failed", source.url)
@@ -120,7 +126,10 @@ class Poller:
 
     def _fail(self, source: Source, report: PollReport, error: str) -> None:
         report.status, report.error = "error", error
-        self.sources.failed(source, error)
+        try:
+            self.sources.failed(source, error)
+        except sqlite3.Error as exc:  # reported all the same; recorded at the next failure
+            logger.warning("could not record the failure of %s: %s", source.url, exc)
 
     def _poll(self, source: Source, report: PollReport) -> None:
         response = self.fetcher.get(

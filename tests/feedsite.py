@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from email.utils import format_datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
@@ -30,9 +30,16 @@ class Site:
     """The path of every request, as it arrives (before a slow answer)."""
     slow: float = 5.0
     """Seconds /slow* paths wait before answering."""
+    etags: bool = True
+    """False: the site validates with Last-Modified only, as many feed servers do."""
+    modified: dict[str, datetime] = field(default_factory=dict)
+    changes: int = 0
 
     def put(self, path: str, body: str | bytes, content_type: str = HTML) -> str:
         self.files[path] = (body.encode() if isinstance(body, str) else body, content_type)
+        # A made-up clock, a minute on per change, so two changes in one second still differ.
+        self.changes += 1
+        self.modified[path] = datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=self.changes)
         return self.url + path
 
     def requests(self, path: str) -> int:
@@ -113,10 +120,17 @@ class _Handler(BaseHTTPRequestHandler):
         if found is None:
             return self._send(404, b"not found", "text/plain", {})
         body, content_type = found
-        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-        if self.headers.get("If-None-Match") == etag:
-            return self._send(304, b"", content_type, {"ETag": etag})
-        return self._send(200, body, content_type, {"ETag": etag})
+        if self.site.etags:
+            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                return self._send(304, b"", content_type, {"ETag": etag})
+            return self._send(200, body, content_type, {"ETag": etag})
+        stamp = self.site.modified[path]
+        since = self.headers.get("If-Modified-Since")
+        if since and parsedate_to_datetime(since) >= stamp:
+            return self._send(304, b"", content_type, {})
+        headers = {"Last-Modified": format_datetime(stamp, usegmt=True)}
+        return self._send(200, body, content_type, headers)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> int:
         self.send_response(status)

@@ -173,6 +173,25 @@ def test_a_feed_is_followed_through_new_entries_edits_and_304s(
         poller.fetcher.close()
 
 
+def test_a_site_with_only_last_modified_gets_if_modified_since(
+    feed_runtime: Runtime, site: Site
+) -> None:
+    site.etags = False
+    feed = publish(site, "/feed.rss", STORIES[:1])
+    feed_runtime.sources.add(feed)
+    poller = poller_of(feed_runtime)
+    try:
+        assert poller.poll_all()[0].added == 1
+        assert poller.poll_all()[0].status == "not-modified"
+        publish(site, "/feed.rss", [SEAL, STORIES[0]])
+        [report] = poller.poll_all()
+        assert (report.status, report.new, report.added) == ("ok", 1, 1)
+        assert site.requests("/feed.rss") == 3
+        assert [status for path, status in site.log if path == "/feed.rss"] == [200, 304, 200]
+    finally:
+        poller.fetcher.close()
+
+
 def test_broken_feeds_are_recorded_and_the_healthy_one_still_polls(
     feed_runtime: Runtime, site: Site
 ) -> None:
