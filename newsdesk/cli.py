@@ -414,7 +414,8 @@ def watch_sources(args: argparse.Namespace, settings: Settings) -> int:
     server running they are handed to it (as `newsdesk ingest` does), otherwise written here.
     Exit status 1 from --once when any source failed, so cron and CI notice."""
     runtime = open_runtime(settings)
-    if not runtime.sources.all():
+    if args.once and not runtime.sources.all():
+        # The loop may start empty: sources added later are polled from the next tick.
         raise CliError(
             f"no sources in {settings.data_dir}; add one with `newsdesk sources add URL`"
         )
@@ -446,7 +447,7 @@ def watch_sources(args: argparse.Namespace, settings: Settings) -> int:
         try:
             stopping = stop_on_signals()
             print(f"polling {len(runtime.sources.all())} source(s) (Ctrl-C to stop)", flush=True)
-            poller.run(stopping, min(settings.poll_tick, 5.0), lambda r: report_line(r.line()))
+            poller.run(stopping, settings.poll_tick, lambda r: report_line(r.line()))
         finally:
             lock.release()
         print("stopped polling", flush=True)
@@ -479,11 +480,13 @@ def run_sources_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_sources_list(args: argparse.Namespace, settings: Settings) -> int:
-    store = open_sources(settings)
-    try:
-        listed = [s.as_dict() for s in store.all()]
-    finally:
-        store.close()
+    listed: list[dict[str, Any]] = []
+    if settings.catalog_path.exists():  # listing never creates a data directory
+        store = open_sources(settings)
+        try:
+            listed = [s.as_dict() for s in store.all()]
+        finally:
+            store.close()
     if args.json:
         print(json.dumps({"sources": listed}))
         return 0
