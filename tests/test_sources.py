@@ -484,3 +484,40 @@ def test_sources_over_the_api_and_the_servers_poller(tmp_path: Path, site: Site)
         assert server.get("/sources") == (200, {"sources": []})
     finally:
         stop_server(server)
+
+
+def test_watch_sources_polls_on_schedule_until_stopped(tmp_path: Path, site: Site) -> None:
+    import os
+    import signal
+
+    data = tmp_path / "data"
+    store = SourceStore(data / "catalog.sqlite3")
+    store.add(publish(site, "/feed.rss", STORIES), "The Harbour Gazette")
+    store.close()
+    log = (tmp_path / "watch.log").open("w")
+    process = subprocess.Popen(
+        newsdesk_command("watch", "--sources", "--data-dir", str(data)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **QUICK_ENV, "NEWSDESK_POLL_TICK": "0.2"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            catalog = Catalog(data / "catalog.sqlite3")
+            count = catalog.counts()["articles"]
+            catalog.close()
+            if count == 3:
+                break
+            time.sleep(0.3)
+        assert count == 3
+        # Not due again for 15 minutes: the loop does not poll the feed a second time.
+        time.sleep(1.0)
+        assert site.requests("/feed.rss") == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+        log.close()
+    output = (tmp_path / "watch.log").read_text()
+    assert process.returncode == 0, output
+    assert "3 added" in output and "stopped polling" in output
