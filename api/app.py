@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.guard import CLIENT_HEADER, CrossSiteGuard
-from api.routes import articles, chat, openai_compat, qa
+from api.routes import articles, chat, openai_compat, qa, sources
 from assistant.runtime import Runtime
 from core.settings import Settings
 from index import owner
@@ -49,9 +49,12 @@ def create_app(
                 # Written under the write lock, so a CLI ingest sees it before it would write.
                 with runtime.lock:
                     token = owner.register(settings, f"http://{settings.host}:{settings.port}")
+            if settings.poll:
+                runtime.start_polling()
             try:
                 yield
             finally:
+                runtime.stop_polling()
                 if token is not None:
                     owner.unregister(settings, token)
                 runtime.close()
@@ -77,6 +80,7 @@ def create_app(
         )
     app.include_router(qa.router)
     app.include_router(articles.router)
+    app.include_router(sources.router)
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
     if (STATIC / "index.html").exists():

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from core.records import MAX_QUESTION_CHARS, MAX_TOP_K, Citation, Filters
+from index.sources import DEFAULT_EVERY
 
 Question = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)
@@ -137,3 +138,14 @@ class ArticleList(BaseModel):
     offset: int
     limit: int
     articles: list[ArticleOut]
+
+
+class SourceIn(BaseModel):
+    """A feed to follow; the URL and interval are checked by index.sources (422 naming the
+    problem)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    name: str = ""
+    every: str = DEFAULT_EVERY

@@ -9,6 +9,8 @@ judge, the assistant, the conversation store and the chat.
 
 from __future__ import annotations
 
+import logging
+import threading
 from functools import cached_property
 
 from assistant.answering import Assistant
@@ -20,10 +22,15 @@ from assistant.llm.base import ChatModel
 from assistant.llm.factory import open_model
 from core.settings import Settings
 from index.embedder import Embedder
+from index.fetch import Fetcher
 from index.ingester import Ingester, RemoteNotice
-from index.lock import WriteLock
+from index.lock import LockTimeout, WriteLock
+from index.poller import Poller, PollReport, Sink
+from index.sources import SourceStore
 from index.store import Store
 from index.writer import IndexWriter
+
+logger = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -32,6 +39,7 @@ class Runtime:
         eval harness opens one runtime per corpus, the tests one per folder)."""
         self.settings = settings
         self._given_embedder = embedder
+        self._polling: tuple[threading.Thread, threading.Event] | None = None
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -54,6 +62,59 @@ class Runtime:
         """Writes from a process that may not own the store (the CLI): handed to the running
         server when there is one, otherwise written here."""
         return Ingester(self.settings, lambda: self.embedder, on_remote)
+
+    @cached_property
+    def sources(self) -> SourceStore:
+        """The followed feeds, kept in the catalog file."""
+        return SourceStore(self.settings.catalog_path)
+
+    def poller(self, sink: Sink) -> Poller:
+        """Polls the sources into `sink`: the writer in the process that owns the store, an
+        ingester (which hands writes to a running server) elsewhere."""
+        return Poller(self.sources, Fetcher(self.settings), sink)
+
+    def poll_lock(self) -> WriteLock:
+        """Taken without waiting (LockTimeout when another process polls on schedule)."""
+        return WriteLock(self.settings.poll_lock_path, timeout=0)
+
+    def start_polling(self) -> None:
+        """The server's background poller (NEWSDESK_POLL=1): one thread that polls each source
+        when it is due and writes through this process's writer."""
+        if self._polling is not None:
+            return
+        poller = self.poller(self.writer.ingest)
+        stop = threading.Event()
+
+        def report(result: PollReport) -> None:
+            logger.info("poll %s", result.line())
+
+        def run() -> None:
+            lock = self.poll_lock()
+            try:
+                while not stop.is_set():
+                    try:
+                        lock.acquire()
+                    except LockTimeout:  # a `watch --sources` polls: wait for it to end
+                        stop.wait(self.settings.poll_tick)
+                        continue
+                    try:
+                        poller.run(stop, self.settings.poll_tick, report)
+                    finally:
+                        lock.release()
+            finally:
+                poller.fetcher.close()
+
+        thread = threading.Thread(target=run, name="newsdesk-poller", daemon=True)
+        thread.start()
+        self._polling = (thread, stop)
+
+    def stop_polling(self) -> None:
+        """Waits for the source in hand: a write is never cut off half-way."""
+        if self._polling is not None:
+            thread, stop = self._polling
+            stop.set()
+            thread.join()
+            self._polling = None
 
     @cached_property
     def model(self) -> ChatModel | None:
@@ -98,6 +159,9 @@ class Runtime:
         return self
 
     def close(self) -> None:
+        self.stop_polling()
+        if "sources" in self.__dict__:
+            self.sources.close()
         if "conversations" in self.__dict__:
             self.conversations.close()
         if "store" in self.__dict__:

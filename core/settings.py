@@ -113,6 +113,39 @@ class Settings(BaseSettings):
         "write from a browser. A JSON list or comma-separated.",
     )
 
+    poll: bool = Field(
+        default=False,
+        description="The server polls the followed sources (`newsdesk sources`) in the "
+        "background, each on its own schedule.",
+    )
+    poll_tick: float = Field(
+        default=15.0, gt=0, description="Seconds between checks for sources that are due."
+    )
+    fetch_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds a feed, page or robots.txt request may take."
+    )
+    fetch_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a request that timed out or got a 5xx."
+    )
+    fetch_backoff: float = Field(
+        default=2.0, ge=0, description="Seconds before the first retry; doubled for each next."
+    )
+    host_delay: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds between two requests to the same host (politeness).",
+    )
+    max_page_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        description="Largest feed or page read; a bigger one is abandoned mid-stream.",
+    )
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    user_agent: str = Field(
+        default="Newsdesk/0.1 (self-hosted news reader; polls feeds its user follows)",
+        description="Sent with every feed, page and robots.txt request.",
+    )
+
     answerer: Literal["extractive", "local", "openai"] = Field(
         default="extractive",
         description="Who writes answers: 'extractive' quotes sentences (no model); 'local' "
@@ -198,6 +231,12 @@ class Settings(BaseSettings):
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "write.lock"
+
+    @property
+    def poll_lock_path(self) -> Path:
+        """Held by the one process that polls the sources on their schedule (the server with
+        poll on, or `newsdesk watch --sources`), so two never poll the same feeds."""
+        return self.data_dir / "poll.lock"
 
     @property
     def server_lock_path(self) -> Path:

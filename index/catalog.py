@@ -12,54 +12,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from core.articles import Article
 from core.records import Passage
 from core.words import STOPWORDS
 from index.chunking import Chunk
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    hash TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
-    title TEXT NOT NULL,
-    published TEXT,
-    source TEXT NOT NULL,
-    sources TEXT NOT NULL DEFAULT '[]',
-    url TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    text TEXT NOT NULL,
-    n_chunks INTEGER NOT NULL DEFAULT 0,
-    indexed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE INDEX IF NOT EXISTS articles_fingerprint ON articles (fingerprint);
-CREATE INDEX IF NOT EXISTS articles_published ON articles (published);
-CREATE TABLE IF NOT EXISTS passages (
-    id TEXT PRIMARY KEY,
-    article_id TEXT NOT NULL,
-    ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS passages_article ON passages (article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    text, content='passages', content_rowid='rowid', tokenize='porter unicode61'
-);
-CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts(rowid, text) VALUES (new.rowid, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
-END;
-"""
+from index.migrations import CatalogFile
 
 
 @dataclass(frozen=True)
@@ -77,37 +39,7 @@ class CatalogEntry:
     indexed_at: str
 
 
-class Catalog:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        # One connection per thread: the server answers from a thread pool, and WAL lets those
-        # readers go on while a writer's transaction is open on its own connection.
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
-        self._db.executescript(SCHEMA)
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            self._local.connection = connection
-            with self._guard:
-                self._connections.append(connection)
-        return connection
-
-    def close(self) -> None:
-        with self._guard:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
-
+class Catalog(CatalogFile):
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._db:

@@ -102,12 +102,46 @@ def build_parser() -> argparse.ArgumentParser:
     delete.set_defaults(run=run_delete)
 
     watch = commands.add_parser(
-        "watch", parents=[common], help="index files in a folder as they appear or change"
+        "watch",
+        parents=[common],
+        help="index files in a folder as they come and go, or poll the followed feeds",
     )
-    watch.add_argument("folder", type=Path)
+    watch.add_argument("folder", type=Path, nargs="?", default=None)
     watch.add_argument("--interval", type=float, default=0.5, help="seconds between scans")
     watch.add_argument("--debounce", type=float, default=1.0, help="seconds a file must hold still")
+    watch.add_argument(
+        "--sources", action="store_true", help="poll the followed feeds, each on its schedule"
+    )
+    watch.add_argument(
+        "--once", action="store_true", help="with --sources: poll every source once and exit"
+    )
+    watch.add_argument("--json", action="store_true", help="with --once: one JSON report")
     watch.set_defaults(run=run_watch)
+
+    sources = commands.add_parser("sources", parents=[common], help="the feeds Newsdesk follows")
+    actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
+    follow = actions.add_parser("add", parents=[common], help="follow an RSS or Atom feed")
+    follow.add_argument("url", metavar="URL")
+    follow.add_argument(
+        "--name",
+        type=outlet_name,
+        default=None,
+        metavar="OUTLET",
+        help="outlet credited for its articles (default: the feed's title)",
+    )
+    follow.add_argument(
+        "--every",
+        default="15m",
+        metavar="INTERVAL",
+        help="how often to poll: 30m, 2h, 1d (1m to 7d; default 15m)",
+    )
+    follow.set_defaults(run=run_sources_add)
+    listing = actions.add_parser("list", parents=[common], help="sources and how each is doing")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=run_sources_list)
+    unfollow = actions.add_parser("remove", parents=[common], help="stop following a feed")
+    unfollow.add_argument("source", metavar="ID|URL")
+    unfollow.set_defaults(run=run_sources_remove)
 
     status = commands.add_parser("status", parents=[common], help="index size and location")
     status.set_defaults(run=run_status)
@@ -312,6 +346,14 @@ def run_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_watch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.sources == (args.folder is not None):
+        raise CliError("give a FOLDER to watch, or --sources to poll the followed feeds")
+    if (args.once or args.json) and not args.sources:
+        raise CliError("--once and --json go with --sources")
+    if args.json and not args.once:
+        raise CliError("--json goes with --once")
+    if args.sources:
+        return watch_sources(args, settings)
     from index.watch import watch
 
     if not args.folder.is_dir():
@@ -324,25 +366,20 @@ def run_watch(args: argparse.Namespace, settings: Settings) -> int:
         except RuntimeError as exc:
             raise CliError(str(exc)) from None
 
-    def report(line: str) -> None:
-        print(line, flush=True)
+    def remove(ids: list[str]) -> str:
+        try:
+            return f"{ingester.delete(ids)} deleted"
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
 
-    import signal
-    import threading
-
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: object) -> None:
-        stopping.set()  # finish the batch in hand, then leave: never stop mid-write
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping = stop_on_signals()
     print(f"watching {args.folder} (Ctrl-C to stop)", flush=True)
     try:
         watch(
             args.folder,
             sink,
-            report,
+            remove,
+            report_line,
             interval=args.interval,
             debounce=args.debounce,
             stop=stopping.is_set,
@@ -350,6 +387,133 @@ def run_watch(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         ingester.close()
     print("stopped watching", flush=True)
+    return 0
+
+
+def report_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def stop_on_signals() -> Any:
+    """An Event set by SIGTERM or Ctrl-C: the batch in hand is finished, never cut mid-write."""
+    import signal
+    import threading
+
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return stopping
+
+
+def watch_sources(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetching and extraction run here; the articles go through the ingester, so with a
+    server running they are handed to it (as `newsdesk ingest` does), otherwise written here.
+    Exit status 1 from --once when any source failed, so cron and CI notice."""
+    runtime = open_runtime(settings)
+    if args.once and not runtime.sources.all():
+        # The loop may start empty: sources added later are polled from the next tick.
+        raise CliError(
+            f"no sources in {settings.data_dir}; add one with `newsdesk sources add URL`"
+        )
+
+    def on_remote(server: str, count: int) -> None:
+        print(f"newsdesk: sending {count} article(s) to the server at {server}", file=sys.stderr)
+
+    ingester = runtime.ingester(on_remote)
+    poller = runtime.poller(ingester.ingest)
+    try:
+        if args.once:
+            reports = poller.poll_all()
+            if args.json:
+                print(json.dumps({"sources": [r.as_dict() for r in reports]}))
+            else:
+                for result in reports:
+                    report_line(result.line())
+            return 1 if any(r.status == "error" for r in reports) else 0
+        from index.lock import LockTimeout
+
+        lock = runtime.poll_lock()
+        try:
+            lock.acquire()
+        except LockTimeout:
+            raise CliError(
+                f"another process polls the sources of {settings.data_dir} already (a server "
+                "with NEWSDESK_POLL=1, or another `newsdesk watch --sources`)"
+            ) from None
+        try:
+            stopping = stop_on_signals()
+            print(f"polling {len(runtime.sources.all())} source(s) (Ctrl-C to stop)", flush=True)
+            poller.run(stopping, settings.poll_tick, lambda r: report_line(r.line()))
+        finally:
+            lock.release()
+        print("stopped polling", flush=True)
+        return 0
+    finally:
+        poller.fetcher.close()
+        ingester.close()
+        runtime.close()
+
+
+def open_sources(settings: Settings) -> Any:
+    from index.sources import SourceStore
+
+    return SourceStore(settings.catalog_path)
+
+
+def run_sources_add(args: argparse.Namespace, settings: Settings) -> int:
+    from index.sources import SourceError
+
+    store = open_sources(settings)
+    try:
+        source = store.add(args.url, args.name or "", args.every)
+    except SourceError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    named = f" as {source.name}" if source.name else ""
+    print(f"following [{source.id}] {source.url} every {args.every.strip()}{named}")
+    return 0
+
+
+def run_sources_list(args: argparse.Namespace, settings: Settings) -> int:
+    listed: list[dict[str, Any]] = []
+    if settings.catalog_path.exists():  # listing never creates a data directory
+        store = open_sources(settings)
+        try:
+            listed = [s.as_dict() for s in store.all()]
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps({"sources": listed}))
+        return 0
+    if not listed:
+        print("no sources; add one with `newsdesk sources add URL`")
+    for s in listed:
+        print(f"[{s['id']}] {s['outlet'] or '(untitled)'}  {s['url']}  every {s['every']}")
+        print(
+            f"    last poll {s['last_poll'] or 'never'}, last success "
+            f"{s['last_success'] or 'never'}; {s['added']} added, {s['updated']} updated, "
+            f"{s['skipped']} skipped"
+        )
+        if s["last_error"]:
+            print(f"    last error ({s['failures']} in a row): {s['last_error']}")
+    return 0
+
+
+def run_sources_remove(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_sources(settings)
+    try:
+        source = store.find(args.source)
+        if source is None:
+            raise CliError(f"no source {args.source!r}; `newsdesk sources list` shows them")
+        store.remove(source.id)
+    finally:
+        store.close()
+    print(f"stopped following [{source.id}] {source.url} (its articles stay indexed)")
     return 0
 
 

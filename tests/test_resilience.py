@@ -133,6 +133,11 @@ def test_watch_indexes_new_and_changed_files(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, titles(data)
             time.sleep(0.2)
         assert ready_count(data) == 2
+        # A file that goes takes its articles with it; the others stay.
+        (inbox / "more.jsonl").unlink()
+        while titles(data) != {"Ferry news, updated"}:
+            assert time.monotonic() < deadline, titles(data)
+            time.sleep(0.2)
         assert process.poll() is None  # a bad file did not end the watch
     finally:
         process.send_signal(signal.SIGTERM)
@@ -146,6 +151,7 @@ def test_watch_indexes_new_and_changed_files(tmp_path: Path) -> None:
     output = (tmp_path / "watch.log").read_text()
     assert "bad.txt" in output and "binary" in output
     assert "1 added" in output
+    assert "more.jsonl: removed; 1 deleted" in output
     assert "stopped watching" in output
 
 

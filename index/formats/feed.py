@@ -8,6 +8,7 @@ network.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from dataclasses import dataclass
@@ -91,40 +92,92 @@ def parse_feed(content: str | bytes, origin: str) -> list[Article]:
     return result.articles
 
 
+@dataclass(frozen=True)
+class FeedEntry:
+    """One entry as the feed states it, text or not: the poller fetches the page of an entry
+    whose text is missing or a teaser."""
+
+    key: str
+    """What identifies the entry across polls: its guid / Atom id, else its link."""
+    link: str
+    title: str
+    text: str
+    """Full content, else the summary, as plain text; empty for a link-only entry."""
+    published: object
+    """For make_article: a UTC datetime, the unreadable raw text, or None."""
+    signature: str
+    """Changes when the feed says the entry changed (title, dates, text)."""
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    title: str
+    source: str
+    """The feed's title, else its site's host name: the outlet of its entries."""
+    entries: list[FeedEntry]
+
+
+def read_feed_document(
+    content: str | bytes, origin: str, *, allow_empty: bool = False
+) -> FeedDocument:
+    """Every entry of a feed; ArticleError when it is not a readable RSS or Atom feed, or
+    has no entries unless `allow_empty` (a followed feed may be empty between stories, a feed
+    file never should)."""
+    feed = _parse_feed_document(content, origin, allow_empty)
+    title = str(feed.feed.get("title") or "").strip()
+    entries: list[FeedEntry] = []
+    for number, entry in enumerate(feed.entries, start=1):
+        link = str(entry.get("link") or "").strip()
+        text = _entry_text(entry)
+        heading = _detail_text(entry.get("title_detail"), str(entry.get("title") or ""))
+        # dict.get: feedparser's own get maps a missing `updated` to `published`, warning.
+        stamps = [str(dict.get(entry, key) or "") for key in ("published", "updated")]
+        signature = hashlib.sha256("\x1f".join([heading, *stamps, text]).encode()).hexdigest()
+        entries.append(
+            FeedEntry(
+                key=str(entry.get("id") or "").strip() or link or f"{origin}[{number}]",
+                link=link,
+                title=heading,
+                text=text,
+                published=_entry_published(entry),
+                signature=signature,
+            )
+        )
+    return FeedDocument(
+        title=title,
+        source=title or host_name(str(feed.feed.get("link") or "")),
+        entries=entries,
+    )
+
+
 def parse_feed_entries(content: str | bytes, origin: str) -> FeedResult:
     """Every entry with text becomes an article; a feed with none raises, because a feed that
     yields nothing is almost always the wrong file or a broken export."""
-    feed = _parse_feed_document(content, origin)
-    feed_title = str(feed.feed.get("title") or "").strip()
-    source = feed_title or host_name(str(feed.feed.get("link") or ""))
+    document = read_feed_document(content, origin)
     articles: list[Article] = []
     skipped: list[str] = []
-    for number, entry in enumerate(feed.entries, start=1):
-        entry_origin = f"{origin}[{number}]"
-        text = _entry_text(entry)
-        link = str(entry.get("link") or "").strip()
-        title = _detail_text(entry.get("title_detail"), str(entry.get("title") or ""))
-        if not text:
-            skipped.append(link or title or entry_origin)
+    for number, entry in enumerate(document.entries, start=1):
+        if not entry.text:
+            skipped.append(entry.link or entry.title or f"{origin}[{number}]")
             continue
         articles.append(
             make_article(
-                title=title,
-                text=text,
-                published=_entry_published(entry),
-                source=source,
-                url=link,
-                origin=entry_origin,
+                title=entry.title,
+                text=entry.text,
+                published=entry.published,
+                source=document.source,
+                url=entry.link,
+                origin=f"{origin}[{number}]",
             )
         )
     if not articles:
         raise ArticleError(
-            f"{origin}: none of the feed's {len(feed.entries)} entries has any text to index"
+            f"{origin}: none of the feed's {len(document.entries)} entries has any text to index"
         )
     return FeedResult(articles=articles, skipped=skipped)
 
 
-def _parse_feed_document(content: str | bytes, origin: str) -> Any:
+def _parse_feed_document(content: str | bytes, origin: str, allow_empty: bool = False) -> Any:
     if isinstance(content, str):
         data = content.encode("utf-8")
         # Text is already decoded; the header overrides a stale encoding in the XML declaration.
@@ -138,7 +191,11 @@ def _parse_feed_document(content: str | bytes, origin: str) -> Any:
         if feed.get("bozo"):
             problem = feed.get("bozo_exception")
             raise ArticleError(f"{origin}: not a readable RSS or Atom feed ({problem})")
-        raise ArticleError(f"{origin}: feed has no entries")
+        if not feed.get("version"):
+            # Well-formed markup that is no RSS or Atom at all (an HTML page, other XML).
+            raise ArticleError(f"{origin}: no entries; not an RSS or Atom feed")
+        if not allow_empty:
+            raise ArticleError(f"{origin}: feed has no entries")
     if feed.get("bozo"):
         problem = feed.get("bozo_exception")
         logger.warning("%s: feed is not well-formed (%s); read leniently", origin, problem)

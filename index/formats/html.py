@@ -63,6 +63,12 @@ def read_html(path: Path) -> list[Article]:
 def parse_html(html: str, origin: str, url: str = "") -> Article:
     """One saved page -> one article; `url` is only a fallback for pages that do not state
     their own address (canonical link, og:url)."""
+    return parse_page(html, origin, url)[0]
+
+
+def parse_page(html: str, origin: str, url: str = "") -> tuple[Article, PageMetadata]:
+    """The article and the page's metadata (which has the byline, a field Article lacks),
+    from one extraction."""
     tree = _load_page(html, origin)
     document = trafilatura.bare_extraction(
         html,
@@ -78,7 +84,7 @@ def parse_html(html: str, origin: str, url: str = "") -> Article:
     if not text:
         raise ArticleError(f"{origin}: no article text could be extracted from this HTML page")
     meta = _page_metadata(document, tree, origin, url)
-    return make_article(
+    article = make_article(
         title=meta.title,
         text=_drop_repeated_title(text, meta.title),
         published=meta.published,
@@ -86,6 +92,7 @@ def parse_html(html: str, origin: str, url: str = "") -> Article:
         url=meta.url,
         origin=origin,
     )
+    return article, meta
 
 
 def html_metadata(html: str, url: str = "", origin: str = "") -> dict[str, str | None]:
