@@ -60,6 +60,11 @@ class AnswerOut(BaseModel):
     dropped: list[str] = Field(
         description="Sentences the reader wrote that the judge found unsupported, left out."
     )
+    threshold: float | None = Field(
+        None,
+        description="The judge's threshold the support was checked against; null when the "
+        "answer was not checked (every sentence quoted).",
+    )
 
 
 class AskResponse(AnswerOut):

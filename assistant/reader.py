@@ -206,7 +206,7 @@ class ModelReader:
                 log.warning("reader model failed (%s); answering from the quotes instead", exc)
             else:
                 yield from self._verdict_with_support(verdict, question, evidence, rendering)
-                yield rendering.answer(question, kind, self.name, dropped)
+                yield rendering.answer(question, kind, self.name, dropped, self.threshold)
                 return
         try:
             for sentence in self._sentences(self.messages(question, kind, evidence)):
@@ -229,7 +229,7 @@ class ModelReader:
             verdict = _split_verdict(dropped[0])[0] if dropped and kind is Kind.POLAR else ""
             if verdict:  # "Yes, <a restated premise the judge rejected>": the verdict stands
                 yield from self._verdict_with_support(verdict, question, evidence, rendering)
-                yield rendering.answer(question, kind, self.name, dropped)
+                yield rendering.answer(question, kind, self.name, dropped, self.threshold)
                 return
             lead = salvage(question, kind, dropped, evidence)
             if not lead:
@@ -242,10 +242,10 @@ class ModelReader:
             )
             for e in grounds[: self.support_sentences]:
                 yield rendering.add(e.quoted())
-            yield rendering.answer(question, kind, self.name, dropped)
+            yield rendering.answer(question, kind, self.name, dropped, self.threshold)
             return
         yield from rendering.quote(evidence, self.support_sentences)
-        yield rendering.answer(question, kind, self.name, dropped)
+        yield rendering.answer(question, kind, self.name, dropped, self.threshold)
 
     def _sentences(self, messages: Sequence[Message]) -> Iterator[str]:
         """The model's reply, one sentence at a time as soon as the next one starts (a bare
@@ -456,7 +456,9 @@ class _Rendering:
             quoted.append(self._say(attach_markers(e.candidate.text, f"[{self.numbers[p]}]")))
         return quoted
 
-    def answer(self, question: str, kind: Kind, reader: str, dropped: list[str]) -> Answer:
+    def answer(
+        self, question: str, kind: Kind, reader: str, dropped: list[str], threshold: float
+    ) -> Answer:
         citations = [
             Citation.from_passage(
                 number,
@@ -474,6 +476,7 @@ class _Rendering:
             reader=reader,
             kind=kind,
             dropped=dropped,
+            threshold=threshold,
         )
 
     def _say(self, sentence: str) -> str:

@@ -185,6 +185,8 @@ class Answer:
     """The shape of answer the question asked for (yes/no, list, entity, date, number)."""
     dropped: list[str] = field(default_factory=list)
     """Sentences the reader wrote that the judge found unsupported, left out of the answer."""
+    threshold: float | None = None
+    """The judge's threshold the support was checked against (None: nothing was checked)."""
 
     @property
     def support(self) -> float | None:
@@ -201,6 +203,7 @@ class Answer:
             "kind": self.kind,
             "support": self.support,
             "dropped": list(self.dropped),
+            "threshold": self.threshold,
         }
 
 

@@ -26,12 +26,22 @@ def test_ask_names_all_attendees_with_citations(client: httpx.Client) -> None:
     response = client.post("/ask", json={"question": "Who attended the Moscow meeting?"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"answer", "refused", "citations", "reader", "kind", "support", "dropped"}
-    assert (body["reader"], body["kind"], body["support"], body["dropped"]) == (
+    assert set(body) == {
+        "answer",
+        "refused",
+        "citations",
+        "reader",
+        "kind",
+        "support",
+        "dropped",
+        "threshold",
+    }
+    assert (body["reader"], body["kind"], body["support"], body["dropped"], body["threshold"]) == (
         "extractive",
         "list",
         None,
         [],
+        None,
     )
     assert body["refused"] is False
     by_id = {c["id"]: c for c in body["citations"]}

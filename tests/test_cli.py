@@ -46,6 +46,7 @@ def test_ingest_json_summary_then_ask_json_matches_the_api(
             "kind",
             "support",
             "dropped",
+            "threshold",
         }
     )
     assert "obscene" in cli_answer["answer"]
