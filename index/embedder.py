@@ -6,6 +6,7 @@ the hub, so the same code runs on any machine that installed the project.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import threading
 from collections.abc import Callable, Sequence
@@ -20,6 +21,26 @@ from core.settings import Settings
 
 if TYPE_CHECKING:  # heavy: keep torch out of the CLI's fast paths
     from sentence_transformers import SentenceTransformer
+
+
+class EmbedderError(RuntimeError):
+    """The embedding model cannot run as configured (a missing package, no GPU for cuda)."""
+
+
+def resolve_device(wanted: str) -> str:
+    """'auto' is cuda when torch sees a GPU, else cpu; 'cuda' without one is an error rather
+    than a silent fall back to a CPU that may be a hundred times slower."""
+    import torch
+
+    available = bool(torch.cuda.is_available())
+    if wanted == "auto":
+        return "cuda" if available else "cpu"
+    if wanted == "cuda" and not available:
+        raise EmbedderError(
+            "NEWSDESK_EMBEDDING_DEVICE=cuda, but torch sees no GPU (torch.cuda.is_available() "
+            "is False); use auto or cpu, or install a CUDA build of torch"
+        )
+    return wanted
 
 
 def model_folder(package: str) -> Path:
@@ -40,27 +61,70 @@ class Embedder:
     """Normalised embeddings and the matching tokenizer, so chunk sizes are counted in the
     word-pieces the model actually sees (MiniLM embeds only its first 256)."""
 
-    def __init__(self, package: str, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        package: str,
+        batch_size: int = 64,
+        *,
+        backend: str = "torch",
+        device: str = "auto",
+    ) -> None:
         self.package = package
         self.batch_size = batch_size
+        self.backend = backend
+        self.requested_device = device
         self.folder = model_folder(package)
+        self.encoded = 0
+        """Texts this embedder has encoded: what tests and the eval harness count."""
         # One encode at a time: on 2 cores parallel encodes only thrash, and holding the lock
         # per batch (not per call) lets a question slip in between batches of a long ingest.
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
-        return cls(settings.embedding_package, batch_size=settings.embed_batch_size)
+        return cls(
+            settings.embedding_package,
+            batch_size=settings.embed_batch_size,
+            backend=settings.embedding_backend,
+            device=settings.embedding_device,
+        )
+
+    @cached_property
+    def device(self) -> str:
+        return resolve_device(self.requested_device)
 
     @cached_property
     def model(self) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(self.folder), device="cpu")
+        if self.backend == "torch":
+            return SentenceTransformer(str(self.folder), device=self.device)
+        if self.backend == "torch-int8":
+            if self.device != "cpu":
+                raise EmbedderError(
+                    "NEWSDESK_EMBEDDING_BACKEND=torch-int8 runs on the CPU only; set "
+                    "NEWSDESK_EMBEDDING_DEVICE=cpu or use the torch backend on a GPU"
+                )
+            import torch
+
+            model = SentenceTransformer(str(self.folder), device="cpu")
+            # Dynamic quantisation: int8 weights for the linear layers, activations
+            # quantised per batch; no calibration data, so it is built here in a second.
+            quantized: SentenceTransformer = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+            return quantized
+        raise EmbedderError(f"unknown embedding backend {self.backend!r} (torch, torch-int8)")
 
     @property
     def name(self) -> str:
         return f"{self.package}:{self.folder.parent.name}"
+
+    def identity(self) -> dict[str, object]:
+        """What decides the vectors, known without loading the model: an index records it
+        and refuses to mix in vectors made otherwise. The device is left out on purpose:
+        the same weights give the same vectors on a GPU and a CPU (to float rounding)."""
+        return {"model": self.name, "backend": self.backend, "normalize": True}
 
     @property
     def dimension(self) -> int:
@@ -71,7 +135,9 @@ class Embedder:
         return int(self.model.max_seq_length or 0)
 
     def token_counter(self) -> Callable[[str], list[int]]:
-        tokenizer = self.model.tokenizer
+        # A copy: chunking runs in a thread beside encode, and a fast tokenizer is one Rust
+        # object that raises "Already borrowed" when two threads use it at once.
+        tokenizer = copy.deepcopy(self.model.tokenizer)
 
         def encode(text: str) -> list[int]:
             return list(tokenizer.encode(text, add_special_tokens=False))
@@ -99,6 +165,7 @@ class Embedder:
                         show_progress_bar=False,
                     )
                 )
+        self.encoded += len(texts)
         stacked = np.concatenate(parts).astype(np.float32, copy=False)
         out = np.empty_like(stacked)
         out[order] = stacked
