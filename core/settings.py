@@ -72,11 +72,14 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32, le=256)
     chunk_overlap: int = Field(default=20, ge=0, le=100)
     embed_batch_size: int = Field(default=64, ge=1, le=1024)
-    embedding_backend: Literal["torch", "torch-int8"] = Field(
+    embedding_backend: Literal["torch", "torch-int8", "onnx", "onnx-int8", "openvino"] = Field(
         default="torch",
-        description="How the embedding model runs: 'torch' (fp32, the default) or "
-        "'torch-int8' (dynamically quantised linear layers, CPU only). An index records the "
-        "backend that made its vectors; changing it needs `newsdesk reindex`.",
+        description="How the embedding model runs: 'torch' (fp32, the default), 'torch-int8' "
+        "(dynamically quantised linear layers), or an ONNX export of the model run by ONNX "
+        "Runtime fp32 ('onnx') or int8 ('onnx-int8') or by OpenVINO ('openvino'); all but "
+        "torch are CPU only, the ONNX ones need the 'encoders' extra. bench/ingest.py measures "
+        "them. An index records the backend that made its vectors; changing it needs "
+        "`newsdesk reindex`.",
     )
     embedding_device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import importlib
+import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -18,9 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.settings import Settings
+from index.encoders import ONNX_BACKENDS
 
 if TYPE_CHECKING:  # heavy: keep torch out of the CLI's fast paths
     from sentence_transformers import SentenceTransformer
+
+    from index.encoders import OnnxEncoder
+
+BACKENDS = ("torch", "torch-int8", *ONNX_BACKENDS)
 
 
 class EmbedderError(RuntimeError):
@@ -68,8 +75,16 @@ class Embedder:
         *,
         backend: str = "torch",
         device: str = "auto",
+        cache: Path | None = None,
     ) -> None:
+        """`cache`: where the ONNX backends keep their export of the model (without one, a
+        temporary folder: exported again by every process)."""
+        if backend not in BACKENDS:
+            raise EmbedderError(
+                f"unknown embedding backend {backend!r}; expected one of {', '.join(BACKENDS)}"
+            )
         self.package = package
+        self.cache = cache
         self.batch_size = batch_size
         self.backend = backend
         self.requested_device = device
@@ -87,6 +102,7 @@ class Embedder:
             batch_size=settings.embed_batch_size,
             backend=settings.embedding_backend,
             device=settings.embedding_device,
+            cache=settings.models_dir / "encoders",
         )
 
     @cached_property
@@ -99,22 +115,55 @@ class Embedder:
 
         if self.backend == "torch":
             return SentenceTransformer(str(self.folder), device=self.device)
+        if self.device != "cpu":
+            raise EmbedderError(
+                f"NEWSDESK_EMBEDDING_BACKEND={self.backend} runs on the CPU only; set "
+                "NEWSDESK_EMBEDDING_DEVICE=cpu or use the torch backend on a GPU"
+            )
+        model = SentenceTransformer(str(self.folder), device="cpu")
         if self.backend == "torch-int8":
-            if self.device != "cpu":
-                raise EmbedderError(
-                    "NEWSDESK_EMBEDDING_BACKEND=torch-int8 runs on the CPU only; set "
-                    "NEWSDESK_EMBEDDING_DEVICE=cpu or use the torch backend on a GPU"
-                )
             import torch
 
-            model = SentenceTransformer(str(self.folder), device="cpu")
             # Dynamic quantisation: int8 weights for the linear layers, activations
             # quantised per batch; no calibration data, so it is built here in a second.
-            quantized: SentenceTransformer = torch.ao.quantization.quantize_dynamic(
-                model, {torch.nn.Linear}, dtype=torch.qint8
-            )
+            with warnings.catch_warnings():
+                # torch marks eager quantisation deprecated in favour of torchao (not a
+                # dependency); it is what torch 2.x ships and works on this version.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", UserWarning)
+                quantized: SentenceTransformer = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear}, dtype=torch.qint8
+                )
             return quantized
-        raise EmbedderError(f"unknown embedding backend {self.backend!r} (torch, torch-int8)")
+        return model  # ONNX backends: the tokenizer, pooling and dimension come from here
+
+    @cached_property
+    def _exported(self) -> OnnxEncoder | None:
+        if self.backend not in ONNX_BACKENDS:
+            return None
+        from index.encoders import EncoderUnavailable, OnnxEncoder
+
+        cache = self.cache or Path(tempfile.mkdtemp(prefix="newsdesk-encoder-"))
+        try:
+            return OnnxEncoder(self.model, self.folder, self.backend, cache)
+        except EncoderUnavailable as exc:
+            raise EmbedderError(str(exc)) from exc
+
+    def encode_batch(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """One forward pass of the configured backend, normalised, in the given order."""
+        exported = self._exported
+        if exported is not None:
+            return exported.encode(texts)
+        return np.asarray(
+            self.model.encode(
+                list(texts),
+                batch_size=len(texts),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ),
+            dtype=np.float32,
+        )
 
     @property
     def name(self) -> str:
@@ -148,7 +197,6 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         size = batch_size or self.batch_size
-        model = self.model
         parts = []
         # Longest first within a call, as sentence-transformers does, so each locked slice
         # pads little; the order is restored below.
@@ -156,15 +204,7 @@ class Embedder:
         for begin in range(0, len(order), size):
             batch = [texts[i] for i in order[begin : begin + size]]
             with self._lock:
-                parts.append(
-                    model.encode(
-                        batch,
-                        batch_size=size,
-                        normalize_embeddings=True,
-                        convert_to_numpy=True,
-                        show_progress_bar=False,
-                    )
-                )
+                parts.append(self.encode_batch(batch))
         self.encoded += len(texts)
         stacked = np.concatenate(parts).astype(np.float32, copy=False)
         out = np.empty_like(stacked)
