@@ -191,6 +191,7 @@ def evaluate(
             config["target"] = "local"
             config["index"] = vars(info)
             config["embedding_model"] = runtime.embedder.name
+            config["embedding"] = runtime.embedder.identity()
             if log is not None:
                 log(f"asking {len(cases)} questions ({target.description}, top_k={k})")
             results = run_cases(cases, target, scorers, k, progress)
