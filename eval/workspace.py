@@ -111,7 +111,10 @@ def cached_corpus(
         summary = runtime.writer.ingest(articles)
     finally:
         runtime.close()  # Chroma flushed and closed before the folder is renamed or copied
-    if entry.exists():  # --fresh, or another run finished the same key meanwhile
+    if entry.exists():
+        if not fresh:  # another run built the same key meanwhile: keep theirs, in use maybe
+            shutil.rmtree(building, ignore_errors=True)
+            return entry, summary
         retired = root / f"{key}.retired-{os.getpid()}"
         os.replace(entry, retired)
         shutil.rmtree(retired, ignore_errors=True)
