@@ -20,7 +20,7 @@ from core.settings import Settings
 from index.chunking import Chunk, Chunker
 from index.lock import WriteLock
 from index.pipeline import Background, prefetch
-from index.store import Store
+from index.store import EMBEDDING_META, Store
 
 Progress = Callable[[int, int], None]
 """Called with the number of articles just indexed and of chunks just embedded."""
@@ -188,8 +188,6 @@ class IndexWriter:
         Crash-safe like any write: all articles become `pending` first, then the index is
         stamped with the new settings, and each article's old vectors are replaced as it is
         rewritten; a killed reindex is finished by the next run (or by `reindex` again)."""
-        from index.store import EMBEDDING_META
-
         with self.lock:
             self.store.catalog.mark_all_pending()
             self.store.catalog.set_meta(EMBEDDING_META, self.store.embedder.identity())
