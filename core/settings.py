@@ -72,6 +72,28 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32, le=256)
     chunk_overlap: int = Field(default=20, ge=0, le=100)
     embed_batch_size: int = Field(default=64, ge=1, le=1024)
+    embedding_backend: Literal["torch", "torch-int8", "onnx", "onnx-int8", "openvino"] = Field(
+        default="torch",
+        description="How the embedding model runs: 'torch' (fp32, the default), 'torch-int8' "
+        "(dynamically quantised linear layers), or an ONNX export of the model run by ONNX "
+        "Runtime fp32 ('onnx') or int8 ('onnx-int8') or by OpenVINO ('openvino'); all but "
+        "torch are CPU only, the ONNX ones need the 'encoders' extra. bench/ingest.py measures "
+        "them. An index records the backend that made its vectors; changing it needs "
+        "`newsdesk reindex`.",
+    )
+    embedding_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where the embedding model runs: 'auto' picks cuda when "
+        "torch.cuda.is_available(), else cpu. Vectors do not depend on it, so an index built "
+        "on a GPU machine is served from CPU machines as is.",
+    )
+    eval_cache_dir: Path | None = Field(
+        default=None,
+        description="Where `newsdesk eval run --corpus` keeps corpora it has indexed, keyed "
+        "by the corpus files' content and the embedding and chunking settings, so a later run "
+        "of the same corpus copies the index instead of embedding it again. Default: "
+        "<data_dir>/eval-cache. Safe to delete at any time.",
+    )
 
     chroma_mode: Literal["embedded", "http"] = "embedded"
     chroma_host: str = "127.0.0.1"
@@ -242,6 +264,10 @@ class Settings(BaseSettings):
     def server_lock_path(self) -> Path:
         """Held by the one server of this data directory for its whole life (index.owner)."""
         return self.data_dir / "server.lock"
+
+    @property
+    def eval_cache_path(self) -> Path:
+        return self.eval_cache_dir or self.data_dir / "eval-cache"
 
     @property
     def models_dir(self) -> Path:

@@ -80,7 +80,14 @@ def add_commands(
         action="extend",
         default=[],
         metavar="PATH",
-        help="index these files/folders into a fresh temporary index first",
+        help="evaluate on these files/folders, in a temporary copy of their index from the "
+        "eval cache (embedded on first use; $NEWSDESK_EVAL_CACHE_DIR, default "
+        "DATA_DIR/eval-cache)",
+    )
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="re-embed the --corpus files instead of reusing the eval cache's index of them",
     )
     run.add_argument("--report", type=Path, default=None, metavar="DIR", help="write reports here")
     run.add_argument("--against", default=None, metavar="URL", help="drive a running server")
@@ -218,6 +225,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.against and (args.corpus or args.answerer):
         raise _usage_error("--against drives a running server: drop --corpus/--answerer")
+    if args.fresh and not args.corpus:
+        raise _usage_error("--fresh re-embeds a --corpus: give --corpus PATH")
     from core.records import check_top_k
 
     try:
@@ -237,6 +246,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from eval.suite import SuiteError
     from eval.targets import AnswererError, TargetError
     from eval.workspace import CorpusError
+    from index.embedder import EmbedderError
+    from index.store import IndexMismatch
 
     def log(message: str) -> None:
         print(f"eval: {message}", file=sys.stderr, flush=True)
@@ -252,8 +263,16 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             judge=args.judge,
             progress=_progress_printer(quiet=False),
             log=log,
+            fresh=args.fresh,
         )
-    except (SuiteError, CorpusError, AnswererError, ModelUnavailable) as exc:
+    except (
+        SuiteError,
+        CorpusError,
+        AnswererError,
+        ModelUnavailable,
+        IndexMismatch,
+        EmbedderError,
+    ) as exc:
         raise _usage_error(str(exc)) from None
     except TargetError as exc:
         raise _usage_error(f"cannot reach the server: {exc}") from None

@@ -127,6 +127,7 @@ def evaluate(
     judge: JudgeKind = "fast",
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
+    fresh: bool = False,
 ) -> EvalRun:
     """Load the suite, open the target, run and score every case.
 
@@ -134,7 +135,8 @@ def evaluate(
     does not import) raise before any question is asked: SuiteError, CorpusError,
     AnswererError or TargetError. ``judge`` picks the faithfulness judge ("fast", or "llm":
     the local model asked about the claims the fast judge cannot decide; it opens the model
-    up front, raising ModelUnavailable when it cannot).
+    up front, raising ModelUnavailable when it cannot). ``fresh`` re-embeds ``corpus``
+    instead of starting from the eval cache's copy of it.
     """
     from eval.targets import HttpTarget, LocalTarget, load_answerer
     from eval.workspace import open_index
@@ -174,7 +176,7 @@ def evaluate(
         config["target"] = "http"
         results = run_cases(cases, http, scorers, k, progress)
     else:
-        with open_index(settings, corpus, embedder, log) as (runtime, info):
+        with open_index(settings, corpus, embedder, log, fresh=fresh) as (runtime, info):
             assistant = runtime.assistant
             if isinstance(answerer, str):
                 plugged: Answerer | None = load_answerer(answerer, assistant)
@@ -189,6 +191,7 @@ def evaluate(
             config["target"] = "local"
             config["index"] = vars(info)
             config["embedding_model"] = runtime.embedder.name
+            config["embedding"] = runtime.embedder.identity()
             if log is not None:
                 log(f"asking {len(cases)} questions ({target.description}, top_k={k})")
             results = run_cases(cases, target, scorers, k, progress)

@@ -167,7 +167,29 @@ class Catalog(CatalogFile):
         )
         return [(row["id"], -float(row["rank"])) for row in rows]
 
+    def meta(self, key: str) -> dict[str, object] | None:
+        """A JSON record about the whole index (which model made its vectors, say)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        value: dict[str, object] = json.loads(row["value"])
+        return value
+
     # --- writes ------------------------------------------------------------------------
+    def set_meta(self, key: str, value: dict[str, object]) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value, sort_keys=True)),
+            )
+
+    def mark_all_pending(self) -> int:
+        """Every ready article back to pending (its text is kept), for a reindex."""
+        with self._db:
+            cursor = self._db.execute("UPDATE articles SET state = 'pending' WHERE state = 'ready'")
+            return int(cursor.rowcount)
+
     def mark_pending(self, articles: Sequence[Article]) -> None:
         """Recorded before any vector is written, with the full text, so a run killed
         mid-way leaves what the next run needs to finish the work."""

@@ -83,7 +83,15 @@ CREATE TABLE IF NOT EXISTS source_entries (
 );
 """
 
-STEPS: tuple[str, ...] = (ARTICLES, SOURCES)
+META = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+"""What made the index's vectors (embedding model, backend, dimension): checked on open."""
+
+STEPS: tuple[str, ...] = (ARTICLES, SOURCES, META)
 """Step n (from 1) brings a file to user_version n. Files made before versioning had the
 articles tables and user_version 0; step 1 is written with IF NOT EXISTS, so it leaves them
 as they are."""

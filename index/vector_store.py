@@ -59,6 +59,12 @@ class VectorStore:
             configuration={"hnsw": {"space": "cosine"}},
         )
 
+    def close(self) -> None:
+        """Release this client's share of Chroma's in-process system; the last one stops it,
+        which flushes and closes its files (needed before the folder is copied or reopened
+        after another process wrote to it)."""
+        self.client.close()
+
     def count(self) -> int:
         return int(self.collection.count())
 

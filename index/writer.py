@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from core.articles import Article
 from core.settings import Settings
 from index.chunking import Chunk, Chunker
 from index.lock import WriteLock
-from index.store import Store
+from index.pipeline import Background, prefetch
+from index.store import EMBEDDING_META, Store
 
 Progress = Callable[[int, int], None]
 """Called with the number of articles just indexed and of chunks just embedded."""
@@ -150,23 +154,44 @@ class IndexWriter:
         self.store.catalog.remove(article_ids)
 
     def _write(self, articles: Sequence[Article], progress: Progress | None) -> int:
+        """Chunking (a thread ahead), encoding (here) and writing (a thread behind) overlap,
+        group by group. Each group's vectors go to Chroma before one transaction marks its
+        articles ready, exactly as when done in turn, so a kill at any point still leaves only
+        `pending` rows for the next run to finish."""
         if not articles:
             return 0
         self.store.catalog.mark_pending(articles)
         embedded = 0
-        for group in self._groups(articles):
-            texts = [c.text for _, chunks in group for c in chunks]
-            vectors = self.store.embedder.encode(texts)
+        Group = list[tuple[Article, list[Chunk]]]
+
+        def store(work: tuple[Group, NDArray[np.float32]]) -> None:
+            group, vectors = work
+            self.store.note_dimension(int(vectors.shape[1]))
             offset = 0
             for article, chunks in group:
                 self.store.vectors.delete_articles([article.id])
                 self.store.vectors.add(article, chunks, vectors[offset : offset + len(chunks)])
                 offset += len(chunks)
             self.store.catalog.mark_ready(group)
-            embedded += len(texts)
             if progress is not None:
-                progress(len(group), len(texts))
+                progress(len(group), len(vectors))
+
+        with Background(store) as writes:
+            for group in prefetch(self._groups(articles)):
+                texts = [c.text for _, chunks in group for c in chunks]
+                writes.submit((group, self.store.embedder.encode(texts)))
+                embedded += len(texts)
         return embedded
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Re-embed every article from its stored text with the current embedding settings.
+        Crash-safe like any write: all articles become `pending` first, then the index is
+        stamped with the new settings, and each article's old vectors are replaced as it is
+        rewritten; a killed reindex is finished by the next run (or by `reindex` again)."""
+        with self.lock:
+            self.store.catalog.mark_all_pending()
+            self.store.catalog.set_meta(EMBEDDING_META, self.store.embedder.identity())
+            return self.recover(progress)
 
     def _groups(
         self, articles: Iterable[Article], target: int = 256

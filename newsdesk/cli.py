@@ -143,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     unfollow.add_argument("source", metavar="ID|URL")
     unfollow.set_defaults(run=run_sources_remove)
 
+    reindex = commands.add_parser(
+        "reindex",
+        parents=[common],
+        help="re-embed every indexed article with the current embedding settings",
+        description="Needed after changing the embedding model or backend: rewrites every "
+        "article's vectors from its stored text (no source files needed). Crash-safe; run it "
+        "again to finish an interrupted reindex.",
+    )
+    reindex.add_argument("--json", action="store_true", help="print the summary as JSON")
+    reindex.set_defaults(run=run_reindex)
+
     status = commands.add_parser("status", parents=[common], help="index size and location")
     status.set_defaults(run=run_status)
 
@@ -235,10 +246,14 @@ def checked(runtime: Runtime) -> Runtime:
     """The runtime with its reader model opened: a model that cannot be used (no weights, a
     server that does not answer, an unknown model name) stops the command with one sentence."""
     from assistant.llm.base import ModelUnavailable
+    from index.embedder import EmbedderError
+    from index.store import IndexMismatch
 
     try:
+        runtime.embedder.device  # noqa: B018 - cuda asked for where there is none
+        runtime.store  # noqa: B018 - an index embedded with other settings
         runtime.model  # noqa: B018
-    except ModelUnavailable as exc:
+    except (ModelUnavailable, IndexMismatch, EmbedderError) as exc:
         raise CliError(str(exc)) from None
     return runtime
 
@@ -514,6 +529,44 @@ def run_sources_remove(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     print(f"stopped following [{source.id}] {source.url} (its articles stay indexed)")
+    return 0
+
+
+def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.catalog_path.exists():
+        raise CliError(f"no index in {settings.data_dir}; nothing to reindex")
+    from index import owner
+    from index.embedder import EmbedderError
+    from index.lock import WriteLock
+    from index.store import Store
+    from index.writer import IndexWriter
+
+    runtime = open_runtime(settings)
+    lock = WriteLock(settings.lock_path)
+    with lock:
+        server = owner.live_server(settings)
+        if server is not None:
+            raise CliError(
+                f"the server at {server} serves this index; stop it before reindexing "
+                "(it would answer from vectors being replaced)"
+            )
+        try:
+            store = Store.open(settings, runtime.embedder, reindexing=True)
+        except EmbedderError as exc:
+            raise CliError(str(exc)) from None
+        try:
+            chunks = IndexWriter(store, settings, lock).reindex()
+            summary = {**store.catalog.counts(), "chunks_embedded": chunks}
+            identity = store.catalog.meta("embedding") or {}
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps({**summary, "embedding": identity}))
+    else:
+        print(
+            f"{summary['articles']} articles re-embedded ({chunks} chunks) with "
+            f"{identity.get('model')} on the {identity.get('backend')} backend"
+        )
     return 0
 
 

@@ -42,6 +42,20 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def eval_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One eval cache for the session (in-process runs and the CLIs the tests start), so
+    `eval run --corpus` never writes into ./newsdesk-data and a corpus is embedded once."""
+    folder = tmp_path_factory.mktemp("eval-cache")
+    before = os.environ.get("NEWSDESK_EVAL_CACHE_DIR")
+    os.environ["NEWSDESK_EVAL_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("NEWSDESK_EVAL_CACHE_DIR", None)
+    else:
+        os.environ["NEWSDESK_EVAL_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return Embedder.from_settings(Settings())
