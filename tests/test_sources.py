@@ -19,7 +19,7 @@ from assistant.runtime import Runtime
 from core.settings import Settings
 from index.catalog import Catalog
 from index.embedder import Embedder
-from index.migrations import ARTICLES
+from index.migrations import ARTICLES, STEPS
 from index.poller import Poller
 from index.sources import SourceStore
 
@@ -323,7 +323,7 @@ def test_an_old_catalog_gains_the_sources_table_and_keeps_its_articles(tmp_path:
     assert catalog.get("a1") is not None and catalog.get("a1").title == "Old story"  # type: ignore[union-attr]
     assert [s.url for s in store.all()] == ["https://news.example/feed.xml"]
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
-    assert version == 2
+    assert version == len(STEPS)
     catalog.close()
     store.close()
 
