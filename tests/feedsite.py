@@ -106,10 +106,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         self.site.arrived.append(path)
         try:
-            status = self._answer(path)
+            self._answer(path)
         except (BrokenPipeError, ConnectionResetError):
-            status = 499  # the client gave up first (the timeout test)
-        self.site.log.append((path, status))
+            # The client gave up first (the timeout test): its entry says so.
+            self.site.log[-1] = (path, 499)
 
     def _answer(self, path: str) -> int:
         if path.startswith("/slow"):
@@ -133,6 +133,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, body, content_type, headers)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> int:
+        # Logged before the answer goes out: a client that has its answer may look at the log
+        # before this thread would get to a line after the write.
+        self.site.log.append((self.path.split("?")[0], status))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
