@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.deps import TOKEN_HEADER
 from api.guard import CLIENT_HEADER, CrossSiteGuard
 from api.routes import articles, chat, openai_compat, qa
 from assistant.runtime import Runtime
@@ -73,7 +74,14 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Accept", "Content-Type", "X-API-Key", "Authorization", CLIENT_HEADER],
+            allow_headers=[
+                "Accept",
+                "Content-Type",
+                "X-API-Key",
+                "Authorization",
+                CLIENT_HEADER,
+                TOKEN_HEADER,
+            ],
         )
     app.include_router(qa.router)
     app.include_router(articles.router)

@@ -150,6 +150,7 @@ def foreign_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A plain static web server on another loopback port, holding the attack page."""
     folder = tmp_path_factory.mktemp("foreign")
     (folder / "attack.html").write_text(ATTACK_PAGE)
+    (folder / "read.html").write_text(READ_PAGE)
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
@@ -266,6 +267,7 @@ def test_foreign_origins_are_refused_over_http(open_server: Server) -> None:
     conversation = http.post("/chat", json={"message": "Who attended the Moscow meeting?"})
     assert conversation.status_code == 200, conversation.text
     conversation_id = conversation.json()["conversation_id"]
+    token = {"X-Conversation-Token": conversation.json()["conversation_token"]}
     new = article(71, text="The Kettleby ferry added a night crossing on Saturday.")
     other_port = f"http://127.0.0.1:{free_port()}"
     https_twin = open_server.url.replace("http://", "https://")
@@ -308,7 +310,7 @@ def test_foreign_origins_are_refused_over_http(open_server: Server) -> None:
         ),
         (
             "delete conversation",
-            http.delete(f"/conversations/{conversation_id}", headers={"Origin": EVIL}),
+            http.delete(f"/conversations/{conversation_id}", headers={"Origin": EVIL, **token}),
             EVIL,
         ),
         ("chat", http.post("/chat", json=chat, headers={"Origin": EVIL}), EVIL),
@@ -323,7 +325,7 @@ def test_foreign_origins_are_refused_over_http(open_server: Server) -> None:
         assert response.headers["content-type"] == "application/json", name
         assert named in response.json()["detail"], (name, response.json())
     assert article_ids(open_server) == before
-    assert http.get(f"/conversations/{conversation_id}").status_code == 200
+    assert http.get(f"/conversations/{conversation_id}", headers=token).status_code == 200
 
 
 def test_json_writes_need_the_json_content_type(open_server: Server) -> None:
@@ -385,7 +387,10 @@ def test_own_pages_and_plain_clients_still_write(open_server: Server) -> None:
         headers=own,
     )
     assert completion.status_code == 200, completion.text
-    forgotten = http.delete(f"/conversations/{chat.json()['conversation_id']}", headers=own)
+    token = {"X-Conversation-Token": chat.json()["conversation_token"]}
+    forgotten = http.delete(
+        f"/conversations/{chat.json()['conversation_id']}", headers={**own, **token}
+    )
     assert forgotten.status_code == 200, forgotten.text
     for article_id in ids:
         assert http.delete(f"/articles/{article_id}", headers=own).status_code == 200
@@ -505,3 +510,152 @@ def test_a_registration_is_removed_only_by_its_owner(tmp_path: Path) -> None:
     own = owner.register(settings, "http://127.0.0.1:8003")
     owner.unregister(settings, own)
     assert not path.exists()
+
+
+# Conversations belong to whoever started them ----------------------------------------------
+
+SECRET_QUESTION = "What did Israel say about the Moscow meeting with Hamas?"
+
+
+def start_conversation(server: Server) -> tuple[str, str]:
+    reply = httpx.post(server.url + "/chat", json={"message": SECRET_QUESTION}, timeout=120)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert len(body["conversation_token"]) >= 32
+    return body["conversation_id"], body["conversation_token"]
+
+
+@pytest.mark.parametrize("configured", ["no key", "API key"])
+def test_a_conversation_opens_only_with_its_token_or_the_key(
+    open_server: Server, keyed_server: Server, configured: str
+) -> None:
+    server = open_server if configured == "no key" else keyed_server
+    http = httpx.Client(base_url=server.url, timeout=120)
+    conversation, token = start_conversation(server)
+    other, other_token = start_conversation(server)
+    path = f"/conversations/{conversation}"
+    mine = {"X-Conversation-Token": token}
+    someone_elses = {"X-Conversation-Token": other_token}
+    wrong = {"X-Conversation-Token": token[:-1] + ("A" if token[-1] != "A" else "B")}
+    follow_up = {"conversation_id": conversation, "message": "Who hosted it?"}
+
+    for headers in ({}, someone_elses, wrong, {"X-API-Key": "not the key"}):
+        for response in (
+            http.get(path, headers=headers),
+            http.post("/chat", json=follow_up, headers=headers),
+            http.post("/chat", json=follow_up, headers={**headers, "Accept": "text/event-stream"}),
+        ):
+            assert response.status_code == 403, (headers, response.text)
+            assert "token" in response.json()["detail"]
+            assert SECRET_QUESTION not in response.text
+        refused = http.delete(path, headers=headers)
+        assert refused.status_code == (403 if configured == "no key" else 401), refused.text
+
+    listed = http.get("/conversations")
+    assert listed.status_code == 401, listed.text
+    assert "API key" in listed.json()["detail"] and SECRET_QUESTION not in listed.text
+    own = http.get("/conversations", headers=mine).json()["conversations"]
+    assert [c["id"] for c in own] == [conversation]
+    both = http.get("/conversations", headers={"X-Conversation-Token": f"{token},{other_token}"})
+    assert {c["id"] for c in both.json()["conversations"]} == {conversation, other}
+
+    assert http.get(path, headers=mine).json()["turns"][0]["text"] == SECRET_QUESTION
+    extended = http.post("/chat", json=follow_up, headers=mine)
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["conversation_token"] is None
+    if configured == "API key":
+        key = {"X-API-Key": API_KEY}
+        assert http.get(path, headers=key).status_code == 200
+        everyone = http.get("/conversations?limit=500", headers=key).json()["conversations"]
+        assert {conversation, other} <= {c["id"] for c in everyone}
+        # The key guards every write: a conversation's own token does not delete it here.
+        assert http.delete(path, headers=mine).status_code == 401
+        assert http.delete(path, headers=key).status_code == 200
+    else:
+        assert http.delete(path, headers=mine).status_code == 200
+    assert http.get(path, headers=mine).status_code == 404
+    assert http.get(f"/conversations/{other}", headers=someone_elses).status_code == 200
+
+
+READ_PAGE = """<!doctype html>
+<meta charset="utf-8">
+<title>Another page</title>
+<script>
+const params = new URLSearchParams(location.search);
+const target = params.get("target");
+const id = params.get("id");
+async function attempt(name, url, init) {
+  try {
+    const response = await fetch(url, init);
+    return name + ": " + response.status + " " + await response.text();
+  } catch (error) {
+    return name + ": " + error;
+  }
+}
+(async () => {
+  window.__results = [
+    await attempt("list", target + "/conversations?limit=500"),
+    await attempt("read", target + "/conversations/" + id),
+    await attempt("delete", target + "/conversations/" + id, {method: "DELETE"}),
+  ];
+})();
+</script>
+"""
+
+
+@pytest.fixture(scope="module")
+def trusted_page_servers(
+    demo_data: Path, tmp_path_factory: pytest.TempPathFactory, foreign_site: int
+) -> Iterator[dict[str, Server]]:
+    """Servers that grant CORS to the page's origin (a dashboard the owner trusts), one with
+    a key and one without: even a page allowed to call the API reads no conversation."""
+    folder = tmp_path_factory.mktemp("trusted")
+    page_origin = f"http://localhost:{foreign_site}"
+    servers: dict[str, Server] = {}
+    try:
+        for name, extra in (("no key", {}), ("API key", {"NEWSDESK_API_KEY": API_KEY})):
+            data = copy_data(demo_data, folder / name.replace(" ", "-"))
+            env = {**UNBUFFERED, "NEWSDESK_CORS_ORIGINS": page_origin, **extra}
+            servers[name] = start_server(data, folder / f"{name.replace(' ', '-')}.log", env)
+        yield servers
+    finally:
+        for server in servers.values():
+            stop_server(server)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("configured", ["no key", "API key"])
+def test_a_page_on_another_origin_reads_no_conversation(
+    browser: Any,
+    foreign_site: int,
+    trusted_page_servers: dict[str, Server],
+    configured: str,
+) -> None:
+    """From http://localhost:<port> (an origin the server lets call it: CORS answers) and from
+    http://127.0.0.1:<port> (not listed: the browser hides the answer). Neither sees the
+    conversation's question, key or no key."""
+    server = trusted_page_servers[configured]
+    conversation, _token = start_conversation(server)
+    outcomes: dict[str, list[str]] = {}
+    for page_origin in (f"http://localhost:{foreign_site}", f"http://127.0.0.1:{foreign_site}"):
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            query = urllib.parse.urlencode({"target": server.url, "id": conversation})
+            page.goto(f"{page_origin}/read.html?{query}")
+            page.wait_for_function("() => window.__results !== undefined", timeout=60_000)
+            outcomes[page_origin] = page.evaluate("() => window.__results")
+        finally:
+            context.close()
+    for results in outcomes.values():
+        assert len(results) == 3, results
+        assert not any(SECRET_QUESTION in r for r in results), results
+    allowed = outcomes[f"http://localhost:{foreign_site}"]
+    # The listed origin's requests did reach the server and were refused there.
+    deleting = "403" if configured == "no key" else "401"
+    assert [r.split(" ")[1] for r in allowed] == ["401", "403", deleting], allowed
+    unlisted = outcomes[f"http://127.0.0.1:{foreign_site}"]
+    assert all("TypeError" in r for r in unlisted), unlisted
+    status, _ = server.get(f"/conversations/{conversation}?")
+    assert status == 403  # still there, still closed

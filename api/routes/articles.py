@@ -16,6 +16,7 @@ from api.deps import RuntimeDep, WriteAccess
 from api.errors import describe
 from api.schemas import ArticleIn, ArticleList, ArticlesIn, IngestOut
 from core.articles import Article, ArticleError, make_article, with_default_source
+from core.records import MAX_OFFSET
 from index.loaders import ALL_SUFFIXES, reader_for
 
 router = APIRouter(prefix="/articles", tags=["articles"])
@@ -135,7 +136,7 @@ def list_articles(
     source: str | None = None,
     published_after: date | None = None,
     published_before: date | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     total, entries = runtime.store.catalog.page(
