@@ -142,6 +142,17 @@ class IndexWriter:
             redo = [self.store.catalog.article(e.id) for e in unfinished if e.state == "pending"]
             return self._write([a for a in redo if a is not None], progress)
 
+    def rebuild_vectors(self, progress: Progress | None = None) -> int:
+        """Every vector again, from the articles the catalog keeps in full: for a vector store
+        that was lost or damaged. Crash-safe like any write (each article is `pending` until
+        its vectors are back), so a killed rebuild is finished by the next run."""
+        with self.lock:
+            self.store.vectors.reset()
+            entries = self.store.catalog.entries().values()
+            self.store.catalog.remove([e.id for e in entries if e.state == "deleting"])
+            kept = [self.store.catalog.article(e.id) for e in entries if e.state != "deleting"]
+            return self._write([a for a in kept if a is not None], progress)
+
     def _delete(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
             return

@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--debounce", type=float, default=1.0, help="seconds a file must hold still")
     watch.set_defaults(run=run_watch)
 
+    reindex = commands.add_parser(
+        "reindex",
+        parents=[common],
+        help="rebuild the vector store from the articles in the catalog (chroma/ lost or "
+        "damaged); the server must be stopped",
+    )
+    reindex.set_defaults(run=run_reindex)
+
     status = commands.add_parser("status", parents=[common], help="index size and location")
     status.set_defaults(run=run_status)
 
@@ -291,10 +299,39 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         import uvicorn
 
         from api.app import create_app
+        from index.store import VectorsMissing
 
         runtime = checked(open_runtime(settings))
+        try:
+            consistency = runtime.check_vectors()
+        except VectorsMissing as exc:
+            raise CliError(str(exc)) from None
+        if consistency.problem:
+            print(f"newsdesk: warning: {consistency.problem}", file=sys.stderr)
         app = create_app(settings, runtime=runtime, server_lock=server_lock)
         uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0
+
+
+def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from index.owner import ServerBusy, ServerLock
+
+    if not settings.catalog_path.exists():
+        raise CliError(f"no catalog in {settings.data_dir}: nothing to rebuild the vectors from")
+    try:
+        server_lock = ServerLock(settings).acquire()
+    except ServerBusy as exc:
+        raise CliError(str(exc)) from None
+    with server_lock:
+        runtime = open_runtime(settings)
+        try:
+            embedded = runtime.writer.rebuild_vectors()
+            consistency = runtime.store.consistency()
+        finally:
+            runtime.close()
+    print(f"{embedded} passages embedded; {consistency.vectors} vectors in the store")
+    if consistency.problem:
+        raise CliError(consistency.problem)
     return 0
 
 

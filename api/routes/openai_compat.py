@@ -24,11 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.chat_schemas import ChatCompletionRequest, ChatMessageIn
 from api.deps import RuntimeDep
-from api.errors import describe
+from api.errors import describe, storage_detail
 from api.streaming import SSE_HEADERS, paced
 from assistant.chat import Chat, ChatTurn, PendingTurn
 from core.records import MAX_QUESTION_CHARS, Filters
 from core.settings import Settings
+from index.store import is_storage_fault
 
 MODEL_ID = "newsdesk"
 CREATED = 1_700_000_000
@@ -94,9 +95,13 @@ class OpenAIRoute(APIRoute):
                 return OpenAIError(400, message, param, code).response()
             except OpenAIError as exc:
                 return exc.response()
-            except StarletteHTTPException as exc:  # fastapi's and the body limit's (api/limits.py)
+            except StarletteHTTPException as exc:  # fastapi's and the body limit's
                 kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
                 return OpenAIError(exc.status_code, str(exc.detail), kind=kind).response()
+            except Exception as exc:
+                if not is_storage_fault(exc):
+                    raise
+                return OpenAIError(503, storage_detail(exc), kind="server_error").response()
 
         return handle
 
