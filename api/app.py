@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.deps import TOKEN_HEADER
 from api.guard import CLIENT_HEADER, CrossSiteGuard
+from api.headers import BrowserSafety
 from api.limits import BodyLimit
 from api.routes import articles, chat, openai_compat, qa
 from assistant.runtime import Runtime
@@ -71,7 +72,7 @@ def create_app(
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.cors_origins)
     if settings.cors_origins:
-        # Added last, so outermost: it answers the preflight its origins send before a write.
+        # Outside the guard: it answers the preflight its origins send before a write.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -85,6 +86,8 @@ def create_app(
                 TOKEN_HEADER,
             ],
         )
+    # Outermost of all: a request under a foreign Host name is answered by nothing else.
+    app.add_middleware(BrowserSafety, allowed_hosts=settings.host_names())
     app.include_router(qa.router)
     app.include_router(articles.router)
     app.include_router(chat.router)

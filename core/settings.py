@@ -33,6 +33,9 @@ LOCAL_MODEL_FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def normalize_origin(text: str) -> str | None:
     """`scheme://host[:port]` as a browser writes it in the Origin header (lower case, the
     default port left out), or None when `text` is not a web origin; "null" (a sandboxed or
@@ -131,6 +134,12 @@ class Settings(BaseSettings):
         "write from a browser. A JSON list or comma-separated.",
     )
 
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header names (no port) the server answers to; others get 400, so a "
+        "DNS-rebinding page cannot reach it under its own name. Empty (the default): "
+        "localhost, 127.0.0.1, ::1 and the host the server binds to. `*` allows any.",
+    )
     answerer: Literal["extractive", "local", "openai"] = Field(
         default="extractive",
         description="Who writes answers: 'extractive' quotes sentences (no model); 'local' "
@@ -174,10 +183,10 @@ class Settings(BaseSettings):
         description="Bearer key for the OpenAI-compatible server; local servers usually need none.",
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
-        """The environment gives one string: a JSON list, or origins separated by commas."""
+    def _split_list(cls, value: Any) -> Any:
+        """The environment gives one string: a JSON list, or entries separated by commas."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -200,6 +209,14 @@ class Settings(BaseSettings):
                 )
             out.append(origin)
         return out
+
+    def host_names(self) -> frozenset[str]:
+        """The Host names requests may carry (lower case, no port); `*` among them: any."""
+        if self.allowed_hosts:
+            return frozenset(h.strip().strip("[]").lower() for h in self.allowed_hosts)
+        bound = self.host.strip("[]").lower()
+        wildcard = bound in ("0.0.0.0", "::", "")
+        return LOOPBACK_NAMES | (frozenset() if wildcard else {bound})
 
     @property
     def chroma_dir(self) -> Path:

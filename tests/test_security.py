@@ -659,3 +659,57 @@ def test_a_page_on_another_origin_reads_no_conversation(
     assert all("TypeError" in r for r in unlisted), unlisted
     status, _ = server.get(f"/conversations/{conversation}?")
     assert status == 403  # still there, still closed
+
+
+# Browser-facing headers and the Host check ---------------------------------------------------
+
+
+def test_every_response_carries_the_browser_headers(open_server: Server) -> None:
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    for response in (
+        http.get("/"),
+        http.get("/app.js"),
+        http.get("/health"),
+        http.post("/ask", json={"question": ""}),
+        http.get("/no-such-page"),
+    ):
+        headers = response.headers
+        assert headers["x-content-type-options"] == "nosniff", response.url
+        assert headers["x-frame-options"] == "DENY", response.url
+        policy = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+
+
+def test_a_foreign_host_name_is_refused(open_server: Server) -> None:
+    """DNS rebinding: a page whose name now points at 127.0.0.1 reaches the server as its
+    own origin, but its requests still carry its name in Host."""
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    port = port_of(open_server)
+    for host in (f"rebound.example:{port}", "rebound.example", f"127.0.0.2:{port}"):
+        for response in (
+            http.get("/conversations", headers={"Host": host}),
+            http.get("/articles", headers={"Host": host}),
+            http.post("/ask", json={"question": "Acapulco?"}, headers={"Host": host}),
+        ):
+            assert response.status_code == 400, (host, response.text)
+            assert "NEWSDESK_ALLOWED_HOSTS" in response.json()["detail"]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", f"LOCALHOST:{port}"):
+        assert http.get("/health", headers={"Host": host}).status_code == 200, host
+
+
+def test_allowed_hosts_setting_names_the_hosts(demo_data: Path, tmp_path: Path) -> None:
+    server = start_server(
+        copy_data(demo_data, tmp_path / "data"),
+        tmp_path / "server.log",
+        {"NEWSDESK_ALLOWED_HOSTS": "news.internal, 127.0.0.1"},
+    )
+    try:
+        http = httpx.Client(base_url=server.url, timeout=120)
+        assert http.get("/health", headers={"Host": "news.internal:8000"}).status_code == 200
+        assert http.get("/health").status_code == 200
+        assert (
+            http.get("/health", headers={"Host": f"localhost:{port_of(server)}"}).status_code == 400
+        )
+    finally:
+        stop_server(server)
