@@ -14,7 +14,7 @@ from api import errors
 from api.deps import TOKEN_HEADER
 from api.guard import CLIENT_HEADER, CrossSiteGuard
 from api.headers import BrowserSafety
-from api.limits import BodyLimit
+from api.limits import BodyLimit, RateLimit
 from api.routes import articles, chat, openai_compat, qa
 from assistant.runtime import Runtime
 from core.settings import Settings
@@ -70,6 +70,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(RateLimit, settings=settings)
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.cors_origins)
     if settings.cors_origins:
         # Outside the guard: it answers the preflight its origins send before a write.

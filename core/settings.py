@@ -118,6 +118,15 @@ class Settings(BaseSettings):
         description="Largest body any other route accepts. Both limits count bytes as they "
         "arrive, so a chunked body without Content-Length is cut off at the limit with 413.",
     )
+    rate_limit_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="Requests per minute one client (IP address) may make to the answering "
+        "routes (/ask, /search, /chat, /v1/chat/completions); 0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, description="Requests a client may make at once before the rate applies."
+    )
     max_history_messages: int = Field(
         default=100, ge=1, description="Most messages one /v1/chat/completions request holds."
     )

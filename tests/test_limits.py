@@ -145,3 +145,41 @@ def test_a_completion_history_is_bounded(limited: Server) -> None:
     assert "NEWSDESK_MAX_HISTORY_MESSAGES" in many.json()["error"]["message"]
     within = completion([earlier] * 5 + [hello] * 20 + [question])
     assert http.post("/v1/chat/completions", json=within).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def rated(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("rated")
+    env = {"NEWSDESK_RATE_LIMIT_PER_MINUTE": "6", "NEWSDESK_RATE_LIMIT_BURST": "4"}
+    server = start_server(copy_data(demo_data, folder / "data"), folder / "server.log", env)
+    yield server
+    stop_server(server)
+
+
+def test_answering_routes_are_rate_limited_per_client(rated: Server) -> None:
+    """Four at once, then one every ten seconds; each client (here told apart by the
+    X-Forwarded-For that uvicorn trusts from 127.0.0.1, as behind a reverse proxy) on its own."""
+    http = httpx.Client(base_url=rated.url, timeout=120)
+    first = {"X-Forwarded-For": "203.0.113.7"}
+    second = {"X-Forwarded-For": "203.0.113.8"}
+    search = {"q": "Moscow meeting"}
+    answered = [http.get("/search", params=search, headers=first) for _ in range(4)]
+    assert [r.status_code for r in answered] == [200] * 4
+    for response in (
+        http.get("/search", params=search, headers=first),
+        http.post("/ask", json={"question": "Who met in Moscow?"}, headers=first),
+        http.post("/chat", json={"message": "Who met in Moscow?"}, headers=first),
+    ):
+        assert response.status_code == 429, response.text
+        assert 1 <= int(response.headers["retry-after"]) <= 10
+        assert "NEWSDESK_RATE_LIMIT_PER_MINUTE" in response.json()["detail"]
+    completion = {"model": "newsdesk", "messages": [{"role": "user", "content": "Moscow?"}]}
+    limited_openai = http.post("/v1/chat/completions", json=completion, headers=first)
+    assert limited_openai.status_code == 429
+    assert limited_openai.json()["error"]["type"] == "rate_limit_error"
+    # Other routes and other clients are untouched.
+    assert http.get("/health", headers=first).status_code == 200
+    assert http.get("/articles", headers=first).status_code == 200
+    assert http.get("/search", params=search, headers=second).status_code == 200
+    time.sleep(int(limited_openai.headers["retry-after"]) + 0.1)
+    assert http.get("/search", params=search, headers=first).status_code == 200
