@@ -9,7 +9,7 @@ indexed or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from core.articles import Article
@@ -67,8 +67,17 @@ class IndexWriter:
             )
         return self._chunker
 
-    def plan(self, articles: Sequence[Article], *, prune: bool = False) -> IngestPlan:
+    def plan(
+        self,
+        articles: Sequence[Article],
+        *,
+        prune: bool = False,
+        recovered: Mapping[str, str] | None = None,
+    ) -> IngestPlan:
+        """`recovered`: ids this run just finished for a killed one (id -> "added" or
+        "updated"); they are reported as such, not as unchanged, since they were embedded now."""
         catalog = self.store.catalog
+        recovered = recovered or {}
         existing = catalog.entries()
         summary = IngestSummary()
         write: dict[str, Article] = {}
@@ -84,7 +93,8 @@ class IndexWriter:
             entry = existing.get(article.id)
             if entry is not None:
                 if entry.hash == article.content_hash and entry.state == "ready":
-                    summary.unchanged += 1
+                    outcome = recovered.get(article.id, "unchanged")
+                    setattr(summary, outcome, getattr(summary, outcome) + 1)
                     if set(article.all_sources) - {entry.source, *entry.sources}:
                         fold[article.id] = article.all_sources
                 else:
@@ -118,11 +128,12 @@ class IndexWriter:
         on_plan: Callable[[IngestPlan], None] | None = None,
     ) -> IngestSummary:
         with self.lock:
-            self.recover(progress)
-            plan = self.plan(articles, prune=prune)
+            recovered_chunks, recovered = self._recover(progress)
+            plan = self.plan(articles, prune=prune, recovered=recovered)
             if on_plan is not None:
                 on_plan(plan)
-            plan.summary.chunks_embedded = self._write(plan.write, progress)
+            written = self._write(plan.write, progress)
+            plan.summary.chunks_embedded = recovered_chunks + written
             for article_id, sources in plan.fold.items():
                 self.store.catalog.add_sources(article_id, sources)
             self._delete(plan.delete)
@@ -135,12 +146,20 @@ class IndexWriter:
             return len(known)
 
     def recover(self, progress: Progress | None = None) -> int:
-        """Finish what a killed run left: redo pending writes, complete pending deletes."""
+        """Finish what a killed run left: redo pending writes, complete pending deletes.
+        Returns the chunks embedded."""
         with self.lock:
-            unfinished = self.store.catalog.unfinished()
-            self._delete([e.id for e in unfinished if e.state == "deleting"])
-            redo = [self.store.catalog.article(e.id) for e in unfinished if e.state == "pending"]
-            return self._write([a for a in redo if a is not None], progress)
+            return self._recover(progress)[0]
+
+    def _recover(self, progress: Progress | None) -> tuple[int, dict[str, str]]:
+        """(chunks embedded, id -> "added" | "updated" for each article written again). A
+        pending article with no chunks recorded was new; one with chunks was being replaced."""
+        unfinished = self.store.catalog.unfinished()
+        self._delete([e.id for e in unfinished if e.state == "deleting"])
+        pending = [e for e in unfinished if e.state == "pending"]
+        redo = [self.store.catalog.article(e.id) for e in pending]
+        chunks = self._write([a for a in redo if a is not None], progress)
+        return chunks, {e.id: "added" if e.n_chunks == 0 else "updated" for e in pending}
 
     def rebuild_vectors(self, progress: Progress | None = None) -> int:
         """Every vector again, from the articles the catalog keeps in full: for a vector store

@@ -713,3 +713,88 @@ def test_allowed_hosts_setting_names_the_hosts(demo_data: Path, tmp_path: Path) 
         )
     finally:
         stop_server(server)
+
+
+# Low findings ---------------------------------------------------------------------------------
+
+
+def test_odd_inputs_get_a_json_4xx(open_server: Server) -> None:
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    before = article_ids(open_server)
+    huge = "9223372036854775808"
+    nested = b"[" * 100_000 + b"]" * 100_000
+    javascript = article(93, url="javascript:alert(document.domain)")
+    cases = [
+        (http.get(f"/conversations?offset={huge}", headers={"X-API-Key": "x"}), 422, "offset"),
+        (http.get(f"/articles?offset={huge}"), 422, "offset"),
+        (
+            http.post("/articles", content=nested, headers={"Content-Type": "application/json"}),
+            400,
+            "nested",
+        ),
+        (http.post("/articles", json=javascript), 422, "http(s)"),
+        (http.post("/articles", json=article(94, url="data:text/html,<b>x</b>")), 422, "http(s)"),
+        (http.post("/articles", json=article(95, id=".")), 422, "dots"),
+        (http.post("/articles", json=article(96, id="..")), 422, "dots"),
+    ]
+    for response, status, named in cases:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert named in response.json()["detail"], response.json()
+    assert article_ids(open_server) == before
+
+
+def test_percent_and_underscore_in_the_source_filter_are_literal(open_server: Server) -> None:
+    """A wire story folded into one article carries its other outlets in `sources`; the
+    filter matched them with LIKE, where % and _ are wildcards."""
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    body = "The Dunmore canal lock reopened after a winter of repairs, the trust said."
+    stories = [
+        article(97, text=body, source="Canal Times"),
+        article(98, text=body, source="AxB News", url="https://axb.example/98"),
+    ]
+    added = http.post("/articles", json=stories)
+    assert added.status_code == 200, added.text
+    try:
+        for name, expected in (("AxB News", ["a97"]), ("A_B News", []), ("%", []), ("_", [])):
+            listed = http.get("/articles", params={"source": name, "limit": 500}).json()
+            assert [a["id"] for a in listed["articles"]] == expected, name
+    finally:
+        for article_id in ("a97", "a98"):
+            http.delete(f"/articles/{article_id}")
+
+
+def test_an_article_over_the_upload_limit_is_a_message_not_a_traceback(
+    open_server: Server, tmp_path: Path
+) -> None:
+    before = article_ids(open_server)
+    big = article(99, text="The harbour report ran long. " * 800_000)  # 22 MB
+    path = write_jsonl(tmp_path / "big.jsonl", [article(100), big])
+    result = subprocess.run(
+        newsdesk_command("ingest", str(path), "--data-dir", str(open_server.data_dir)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("newsdesk: error: "), message
+    assert "'a99'" in message and "NEWSDESK_MAX_UPLOAD_BYTES" in message, message
+    assert article_ids(open_server) == before
+
+
+def test_batches_for_a_server_stay_under_its_body_limit() -> None:
+    from core.articles import make_article
+    from index.remote import batches
+
+    articles = [
+        make_article(title=f"T{i}", text="word " * 400, id=f"b{i}", published="2023-10-01")
+        for i in range(10)
+    ]
+    sent = list(batches(articles, max_bytes=5_000))
+    assert [len(b) for b in sent] == [2] * 5
+    assert all(len(json.dumps({"articles": b})) <= 5_000 for b in sent)
+    assert [r["id"] for b in sent for r in b] == [f"b{i}" for i in range(10)]
+    with pytest.raises(RuntimeError, match=r"'b0' is .* more than the server's 1000-byte limit"):
+        list(batches(articles, max_bytes=1_000))

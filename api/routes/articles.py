@@ -27,6 +27,8 @@ def articles_from_json(raw: bytes) -> list[Article]:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise HTTPException(400, "malformed JSON: nested too deeply") from None
     if isinstance(data, dict) and "articles" not in data:
         data = {"articles": [data]}
     elif isinstance(data, list):

@@ -75,6 +75,17 @@
     return node;
   }
 
+  // Only an http(s) address becomes a link: a javascript: or data: url would run in this page.
+  function webAddress(url) {
+    if (typeof url !== "string") return null;
+    try {
+      const parsed = new URL(url);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
   function showError(text) {
     el.error.textContent = text;
     el.error.hidden = !text;
@@ -381,8 +392,9 @@
       typeof citation.support === "number"
         ? ` · judged support ${citation.support.toFixed(2)}`
         : "";
-    if (citation.url) {
-      el.panelLink.href = citation.url;
+    const address = webAddress(citation.url);
+    if (address) {
+      el.panelLink.href = address;
       el.panelLink.hidden = false;
     } else {
       el.panelLink.removeAttribute("href");
