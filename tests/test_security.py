@@ -174,17 +174,21 @@ def foreign_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         process.wait(timeout=10)
 
 
-def run_attack(browser: Any, page_origin: str, server: Server, victim: str) -> list[str]:
+def run_page(browser: Any, page_origin: str, name: str, params: dict[str, str]) -> list[str]:
+    """Opens one of the foreign site's pages in a fresh context; returns what it recorded."""
     context = browser.new_context()
     try:
         page = context.new_page()
-        query = urllib.parse.urlencode({"target": server.url, "victim": victim})
-        page.goto(f"{page_origin}/attack.html?{query}")
+        page.goto(f"{page_origin}/{name}?{urllib.parse.urlencode(params)}")
         page.wait_for_function("() => window.__results !== undefined", timeout=60_000)
         results: list[str] = page.evaluate("() => window.__results")
         return results
     finally:
         context.close()
+
+
+def run_attack(browser: Any, page_origin: str, server: Server, victim: str) -> list[str]:
+    return run_page(browser, page_origin, "attack.html", {"target": server.url, "victim": victim})
 
 
 def refused_attack_posts(server: Server) -> list[str]:
@@ -637,17 +641,12 @@ def test_a_page_on_another_origin_reads_no_conversation(
     conversation's question, key or no key."""
     server = trusted_page_servers[configured]
     conversation, _token = start_conversation(server)
-    outcomes: dict[str, list[str]] = {}
-    for page_origin in (f"http://localhost:{foreign_site}", f"http://127.0.0.1:{foreign_site}"):
-        context = browser.new_context()
-        try:
-            page = context.new_page()
-            query = urllib.parse.urlencode({"target": server.url, "id": conversation})
-            page.goto(f"{page_origin}/read.html?{query}")
-            page.wait_for_function("() => window.__results !== undefined", timeout=60_000)
-            outcomes[page_origin] = page.evaluate("() => window.__results")
-        finally:
-            context.close()
+    outcomes = {
+        page_origin: run_page(
+            browser, page_origin, "read.html", {"target": server.url, "id": conversation}
+        )
+        for page_origin in (f"http://localhost:{foreign_site}", f"http://127.0.0.1:{foreign_site}")
+    }
     for results in outcomes.values():
         assert len(results) == 3, results
         assert not any(SECRET_QUESTION in r for r in results), results
@@ -798,3 +797,36 @@ def test_batches_for_a_server_stay_under_its_body_limit() -> None:
     assert [r["id"] for b in sent for r in b] == [f"b{i}" for i in range(10)]
     with pytest.raises(RuntimeError, match=r"'b0' is .* more than the server's 1000-byte limit"):
         list(batches(articles, max_bytes=1_000))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_javascript_url_never_becomes_a_link(
+    browser: Any, demo_data: Path, tmp_path: Path
+) -> None:
+    """An index built before urls were checked at ingest may hold one: the page still links
+    only http(s) addresses."""
+    import sqlite3
+
+    from playwright.sync_api import expect
+    from test_browser import ask
+
+    data = copy_data(demo_data, tmp_path / "data")
+    with sqlite3.connect(data / "catalog.sqlite3") as db:
+        db.execute("UPDATE articles SET url = 'javascript:window.__pwned=1'")
+    db.close()
+    server = start_server(data, tmp_path / "server.log")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        turn = ask(page, "Who attended the Moscow meeting?")
+        turn.get_by_test_id("citation-marker").first.click()
+        expect(page.get_by_test_id("passage-panel")).to_be_visible()
+        link = page.get_by_test_id("passage-link")
+        expect(link).to_be_hidden()
+        assert link.get_attribute("href") is None
+        assert page.evaluate("() => window.__pwned") is None
+    finally:
+        context.close()
+        stop_server(server)
