@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -311,3 +312,20 @@ def test_store_survives_reopening_and_keeps_citations(tmp_path: Path) -> None:
         reopened.append(first, [Turn("user", "Back?")])
     assert [c.id for c in reopened.list()] == [second]
     reopened.close()
+
+
+def test_a_stream_left_by_its_client_stops_before_the_turn_is_stored(
+    client: httpx.Client,
+) -> None:
+    """The answer is composed as the client reads it: a client that leaves after the first
+    event stops the work, so nothing is remembered for it (the reader is not run to the end)."""
+    with client.stream(
+        "POST", "/chat", json={"message": "Who attended the Moscow meeting?"}, headers=SSE
+    ) as response:
+        name, meta = next(events(response))
+        assert name == "meta"
+    conversation = meta["conversation_id"]
+    TOKENS[conversation] = meta["conversation_token"]
+    time.sleep(3)  # far longer than the whole paced answer takes
+    gone = client.get(f"/conversations/{conversation}", headers=opens(conversation))
+    assert gone.status_code == 404, gone.text
