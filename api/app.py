@@ -11,7 +11,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.deps import TOKEN_HEADER
 from api.guard import CLIENT_HEADER, CrossSiteGuard
+from api.headers import BrowserSafety
+from api.limits import BodyLimit, RateLimit
 from api.routes import articles, chat, openai_compat, qa, sources
 from assistant.runtime import Runtime
 from core.settings import Settings
@@ -69,15 +72,26 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(RateLimit, settings=settings)
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.cors_origins)
     if settings.cors_origins:
-        # Added last, so outermost: it answers the preflight its origins send before a write.
+        # Outside the guard: it answers the preflight its origins send before a write.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Accept", "Content-Type", "X-API-Key", "Authorization", CLIENT_HEADER],
+            allow_headers=[
+                "Accept",
+                "Content-Type",
+                "X-API-Key",
+                "Authorization",
+                CLIENT_HEADER,
+                TOKEN_HEADER,
+            ],
         )
+    # Outermost of all: a request under a foreign Host name is answered by nothing else.
+    app.add_middleware(BrowserSafety, allowed_hosts=settings.host_names())
     app.include_router(qa.router)
     app.include_router(articles.router)
     app.include_router(sources.router)

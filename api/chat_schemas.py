@@ -23,6 +23,11 @@ class ChatRequest(BaseModel):
 
 class ChatResponse(AnswerOut):
     conversation_id: str
+    conversation_token: str | None = Field(
+        default=None,
+        description="Only when the turn started a conversation: send it back as "
+        "X-Conversation-Token to continue, read or delete the conversation.",
+    )
     question: str = Field(description="The standalone question that was searched for.")
 
 

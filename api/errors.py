@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +12,16 @@ from fastapi.responses import JSONResponse
 
 from core.articles import ArticleError
 from index.lock import LockTimeout
+from index.store import is_storage_fault
+
+log = logging.getLogger("newsdesk.api")
+
+
+def storage_detail(error: BaseException) -> str:
+    return (
+        f"the index cannot be read or written right now ({type(error).__name__}: {error}); "
+        "GET /ready says what is wrong"
+    )
 
 
 def describe(error: dict[str, Any]) -> str:
@@ -34,6 +46,24 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ArticleError)
     async def bad_article(request: Request, exc: ArticleError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    async def storage_fault(request: Request, exc: Exception) -> JSONResponse:
+        log.error("storage fault on %s %s: %r", request.method, request.url.path, exc)
+        return JSONResponse(status_code=503, content={"detail": storage_detail(exc)})
+
+    from chromadb.errors import ChromaError
+
+    app.add_exception_handler(sqlite3.Error, storage_fault)
+    app.add_exception_handler(ChromaError, storage_fault)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Whatever else escaped a route still leaves as JSON (the traceback goes to the log)."""
+        if is_storage_fault(exc):
+            return await storage_fault(request, exc)
+        return JSONResponse(
+            status_code=500, content={"detail": "internal error; see the server log"}
+        )
 
     @app.exception_handler(LockTimeout)
     async def busy(request: Request, exc: LockTimeout) -> JSONResponse:

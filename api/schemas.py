@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -93,12 +93,20 @@ class SearchResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str
-    articles: int
-    passages: int
+    status: str = Field(description="`ok` while the process answers; see GET /ready.")
+    articles: int | None = Field(description="None when the catalog cannot be read.")
+    passages: int | None
     embedding_model: str
     answerer: str
     data_dir: str
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not ready"]
+    models_loaded: bool
+    passages: int | None = Field(description="Ready passages in the catalog (None: unreadable).")
+    vectors: int | None = Field(description="Vectors in the vector store (None: unreadable).")
+    problems: list[str] = Field(description="What keeps the server from being ready.")
 
 
 class ArticleIn(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 
 from assistant.answering import Assistant
 from assistant.composer import REFUSAL
-from assistant.conversations import ConversationStore, Turn, new_id
+from assistant.conversations import ConversationStore, Turn, new_id, new_token
 from assistant.followup import QuestionRewriter
 from core.records import Answer, Citation, Filters
 
@@ -26,6 +26,8 @@ class PendingTurn:
     message: str
     question: str
     new: bool
+    token: str | None = None
+    """A new conversation's token, handed to its creator once and never stored in clear."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class ChatTurn:
     message: str
     question: str
     reply: Answer
+    token: str | None = None
 
     @property
     def answer(self) -> str:
@@ -50,11 +53,14 @@ class ChatTurn:
 
     @classmethod
     def from_answer(cls, pending: PendingTurn, answer: Answer) -> ChatTurn:
-        return cls(pending.conversation_id, pending.message, pending.question, answer)
+        return cls(
+            pending.conversation_id, pending.message, pending.question, answer, pending.token
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "conversation_id": self.conversation_id,
+            **({"conversation_token": self.token} if self.token else {}),
             "question": self.question,
             **self.reply.as_dict(),
         }
@@ -81,7 +87,8 @@ class Chat:
     def prepare(self, conversation_id: str | None, message: str) -> PendingTurn:
         """Raises UnknownConversation for an id that is not stored (before any work)."""
         if conversation_id is None:
-            return PendingTurn(new_id(), message, self.rewriter.rewrite(message, []), new=True)
+            question = self.rewriter.rewrite(message, [])
+            return PendingTurn(new_id(), message, question, new=True, token=new_token())
         history = self.store.recent_turns(conversation_id, self.history_turns)
         question = self.rewriter.rewrite(message, history)
         return PendingTurn(conversation_id, message, question, new=False)
@@ -111,6 +118,7 @@ class Chat:
                     Turn("assistant", turn.answer, citations=turn.citations, refused=turn.refused),
                 ],
                 create=pending.new,
+                token=pending.token,
             )
         return turn
 

@@ -6,8 +6,11 @@ catalog's write lock, and so deleting every conversation is deleting one file.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import sqlite3
 import threading
 import uuid
@@ -28,7 +31,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     id          TEXT PRIMARY KEY,
     title       TEXT NOT NULL,
     created_at  TEXT NOT NULL,
-    updated_at  TEXT NOT NULL
+    updated_at  TEXT NOT NULL,
+    token_hash  TEXT
 );
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -53,6 +57,16 @@ class UnknownConversation(LookupError):
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def new_token() -> str:
+    """A conversation's bearer secret: whoever holds it may read, extend and delete it."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """Only a hash is stored, so the file alone does not hand out the tokens."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def is_conversation_id(value: str) -> bool:
@@ -133,6 +147,10 @@ class ConversationStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(conversations)")}
+        if "token_hash" not in columns:
+            # Conversations stored before tokens existed have none: only the API key opens them.
+            self._db.execute("ALTER TABLE conversations ADD COLUMN token_hash TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -151,6 +169,17 @@ class ConversationStore:
                 "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
             ).fetchone()
         return row is not None
+
+    def holds(self, conversation_id: str, token: str) -> bool:
+        """Whether `token` is this conversation's own (compared in constant time)."""
+        if not is_conversation_id(conversation_id):
+            return False
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT token_hash FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        stored = row["token_hash"] if row is not None else None
+        return stored is not None and hmac.compare_digest(stored, token_hash(token))
 
     def get(self, conversation_id: str) -> Conversation:
         if not is_conversation_id(conversation_id):
@@ -191,12 +220,19 @@ class ConversationStore:
             ).fetchall()
         return [_turn(r) for r in reversed(rows)]
 
-    def append(self, conversation_id: str, turns: Sequence[Turn], *, create: bool = False) -> None:
+    def append(
+        self,
+        conversation_id: str,
+        turns: Sequence[Turn],
+        *,
+        create: bool = False,
+        token: str | None = None,
+    ) -> None:
         """Adds turns in one transaction, so a question is never stored without its answer.
 
         With `create`, a conversation that does not exist yet is started (its title is the
-        first message); without it, a conversation deleted meanwhile raises instead of being
-        silently brought back."""
+        first message, its owner whoever holds `token`); without it, a conversation deleted
+        meanwhile raises instead of being silently brought back."""
         if not is_conversation_id(conversation_id):
             raise UnknownConversation(conversation_id)
         stamp = now().isoformat()
@@ -209,9 +245,9 @@ class ConversationStore:
                     raise UnknownConversation(conversation_id)
                 title = _title(turns[0].text) if turns else ""
                 db.execute(
-                    "INSERT INTO conversations (id, title, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (conversation_id, title, stamp, stamp),
+                    "INSERT INTO conversations (id, title, created_at, updated_at, token_hash) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (conversation_id, title, stamp, stamp, token and token_hash(token)),
                 )
             (position,) = db.execute(
                 "SELECT COALESCE(MAX(position), -1) + 1 FROM turns WHERE conversation_id = ?",
@@ -238,13 +274,20 @@ class ConversationStore:
                 "UPDATE conversations SET updated_at = ? WHERE id = ?", (stamp, conversation_id)
             )
 
-    def list(self, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
-        """Most recently active first."""
+    def list(
+        self, limit: int = 50, offset: int = 0, tokens: Sequence[str] | None = None
+    ) -> list[ConversationSummary]:
+        """Most recently active first; with `tokens`, only the conversations they open."""
+        where, args = "", list[Any]()
+        if tokens is not None:
+            where = f"WHERE c.token_hash IN ({','.join('?' * len(tokens))}) "
+            args = [token_hash(t) for t in tokens]
         with self._transaction() as db:
             rows = db.execute(
                 "SELECT c.*, (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id) AS n "
-                "FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT ? OFFSET ?",
-                (limit, offset),
+                f"FROM conversations c {where}"
+                "ORDER BY c.updated_at DESC, c.id LIMIT ? OFFSET ?",
+                (*args, limit, offset),
             ).fetchall()
         return [
             ConversationSummary(

@@ -27,7 +27,7 @@ from index.ingester import Ingester, RemoteNotice
 from index.lock import LockTimeout, WriteLock
 from index.poller import Poller, PollReport, Sink
 from index.sources import SourceStore
-from index.store import Store
+from index.store import Consistency, Store, VectorsMissing
 from index.writer import IndexWriter
 
 logger = logging.getLogger(__name__)
@@ -148,9 +148,34 @@ class Runtime:
     def chat(self) -> Chat:
         return Chat(self.assistant, self.conversations, RuleRewriter())
 
+    def check_vectors(self) -> Consistency:
+        """Raises VectorsMissing (saying which command rebuilds them) rather than let a
+        server answer from keyword search alone because chroma/ was lost."""
+        consistency = self.store.consistency()
+        if consistency.vectors_missing:
+            raise VectorsMissing(consistency.problem)
+        return consistency
+
+    def readiness(self) -> dict[str, object]:
+        """For GET /ready: models loaded, both stores readable and in agreement."""
+        loaded = "embedder" in self.__dict__ and "chat" in self.__dict__
+        consistency = self.store.consistency()
+        problems = [p for p in (consistency.problem,) if p]
+        if not loaded:
+            problems.insert(0, "the models are still loading")
+        return {
+            "status": "ready" if not problems else "not ready",
+            "models_loaded": loaded,
+            "passages": consistency.passages,
+            "vectors": consistency.vectors,
+            "problems": problems,
+        }
+
     def start_serving(self) -> Runtime:
-        """What a server does before its first request: finish any write a killed run left,
-        and load the model now rather than on the first question."""
+        """What a server does before its first request: refuse an empty vector store beside
+        a full catalog, finish any write a killed run left, and load the model now rather
+        than on the first question."""
+        self.check_vectors()
         self.writer.recover()
         self.embedder.encode(["warm-up"])
         self.model  # noqa: B018 - a misconfigured model stops the start, with what to do

@@ -144,6 +144,9 @@ def _parse_date_string(value: str, origin: str) -> date:
         ) from None
 
 
+WEB_SCHEMES = frozenset({"http", "https"})
+
+
 def make_article(
     *,
     title: str,
@@ -164,9 +167,14 @@ def make_article(
     if not title:
         title = text.split("\n", 1)[0][:120]
     url = (url or "").strip()
+    if url and urlsplit(url).scheme.lower() not in WEB_SCHEMES:
+        # The chat page links to it: a javascript: or data: url would run in its origin.
+        raise ArticleError(f"{origin or title}: url {url[:80]!r} is not an http(s) address")
     article_id = (id or "").strip() or derive_id(url, title, text)
     if len(article_id) > 200 or not re.fullmatch(r"[\w.:\-]+", article_id):
         raise ArticleError(f"{origin}: article id {article_id!r} must be 1-200 of [A-Za-z0-9_.:-]")
+    if not article_id.strip("."):
+        raise ArticleError(f"{origin}: article id {article_id!r} is only dots (a path, not a name)")
     return Article(
         id=article_id,
         title=title,

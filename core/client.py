@@ -40,7 +40,9 @@ class NewsdeskClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")
+            detail = ""
+            with contextlib.suppress(OSError):  # the server may close before all is read
+                detail = exc.read().decode("utf-8", "replace")
             with contextlib.suppress(ValueError, AttributeError):
                 detail = str(json.loads(detail).get("detail", detail))
             where = path.split("?")[0]

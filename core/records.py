@@ -15,6 +15,8 @@ MAX_TOP_K = 50
 """Most passages a question may ask for (CLI, /ask, /search, eval)."""
 MAX_QUESTION_CHARS = 2000
 """Longest question or chat message accepted; longer ones are almost always pasted text."""
+MAX_OFFSET = 2**62
+"""Paging offsets stay inside SQLite's signed 64-bit integers (a larger one is a 422)."""
 
 
 def clean_question(text: str) -> str:

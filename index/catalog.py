@@ -266,14 +266,20 @@ def fts_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern in which %, _ and the escape character match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _filters(
     source: str | None, after: date | None, before: date | None, prefix: str = "WHERE"
 ) -> tuple[str, list[object]]:
     clauses: list[str] = []
     params: list[object] = []
     if source:
-        clauses.append("(lower(a.source) = lower(?) OR a.sources LIKE ?)")
-        params += [source, f'%"{source}"%']
+        # `sources` is a JSON list: match the name as JSON spells it, % and _ taken literally.
+        clauses.append("(lower(a.source) = lower(?) OR a.sources LIKE ? ESCAPE '\\')")
+        params += [source, f"%{like_literal(json.dumps(source))}%"]
     if after:
         clauses.append("a.published >= ?")
         params.append(after.isoformat())

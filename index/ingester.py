@@ -58,7 +58,13 @@ class Ingester:
             self._saw_server = True
         if self._on_remote is not None:
             self._on_remote(server, len(articles))
-        return ingest_remote(self._client(server), articles, prune=prune, progress=progress)
+        return ingest_remote(
+            self._client(server),
+            articles,
+            prune=prune,
+            max_bytes=self.settings.max_upload_bytes,
+            progress=progress,
+        )
 
     def delete(self, article_ids: Sequence[str]) -> int:
         with self._lock:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -25,30 +26,53 @@ def _write(client: NewsdeskClient, method: str, path: str, body: object = None) 
         ) from None
 
 
+def as_json(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "text": article.text,
+        "published": article.published.isoformat() if article.published else None,
+        "source": article.source,
+        "url": article.url,
+    }
+
+
+def batches(
+    articles: Sequence[Article], max_bytes: int, count: int = BATCH
+) -> Iterator[list[dict[str, Any]]]:
+    """Requests of at most `count` articles and `max_bytes` of JSON (the server's body limit,
+    NEWSDESK_MAX_UPLOAD_BYTES), so a large corpus goes over in pieces the server accepts.
+    An article that alone is over the limit stops the ingest before anything is sent."""
+    sized = [(as_json(a), len(json.dumps(as_json(a)).encode()) + 2) for a in articles]
+    for record, size in sized:
+        if size + 16 > max_bytes:
+            raise RuntimeError(
+                f"article {record['id']!r} is {size} bytes as JSON, more than the server's "
+                f"{max_bytes}-byte limit (NEWSDESK_MAX_UPLOAD_BYTES); nothing was sent"
+            )
+    batch: list[dict[str, Any]] = []
+    used = 16  # {"articles": []}
+    for record, size in sized:
+        if batch and (len(batch) >= count or used + size > max_bytes):
+            yield batch
+            batch, used = [], 16
+        batch.append(record)
+        used += size
+    if batch:
+        yield batch
+
+
 def ingest_remote(
     client: NewsdeskClient,
     articles: Sequence[Article],
     *,
     prune: bool,
+    max_bytes: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestSummary:
     total = IngestSummary()
-    for begin in range(0, len(articles), BATCH):
-        batch = articles[begin : begin + BATCH]
-        payload = {
-            "articles": [
-                {
-                    "id": a.id,
-                    "title": a.title,
-                    "text": a.text,
-                    "published": a.published.isoformat() if a.published else None,
-                    "source": a.source,
-                    "url": a.url,
-                }
-                for a in batch
-            ]
-        }
-        got = _write(client, "POST", "/articles", payload)
+    for batch in batches(articles, max_bytes):
+        got = _write(client, "POST", "/articles", {"articles": batch})
         for key in ("added", "updated", "unchanged", "chunks_embedded"):
             setattr(total, key, getattr(total, key) + int(got[key]))
         if progress is not None:

@@ -53,11 +53,23 @@ class VectorStore:
             self.client = chromadb.PersistentClient(
                 path=str(settings.chroma_dir), settings=chroma_settings
             )
-        self.collection: Collection = self.client.get_or_create_collection(
-            settings.collection,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
+        self.name = settings.collection
+        self.collection: Collection = self._open()
+
+    def _open(self) -> Collection:
+        collection: Collection = self.client.get_or_create_collection(
+            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
+        return collection
+
+    def reset(self) -> None:
+        """Drops every vector (the collection is made anew): before a rebuild from the catalog,
+        so nothing of a damaged collection survives it."""
+        import contextlib
+
+        with contextlib.suppress(Exception):  # absent, or too damaged to delete cleanly
+            self.client.delete_collection(self.name)
+        self.collection = self._open()
 
     def close(self) -> None:
         """Release this client's share of Chroma's in-process system; the last one stops it,

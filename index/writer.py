@@ -9,7 +9,7 @@ indexed or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -71,8 +71,17 @@ class IndexWriter:
             )
         return self._chunker
 
-    def plan(self, articles: Sequence[Article], *, prune: bool = False) -> IngestPlan:
+    def plan(
+        self,
+        articles: Sequence[Article],
+        *,
+        prune: bool = False,
+        recovered: Mapping[str, str] | None = None,
+    ) -> IngestPlan:
+        """`recovered`: ids this run just finished for a killed one (id -> "added" or
+        "updated"); they are reported as such, not as unchanged, since they were embedded now."""
         catalog = self.store.catalog
+        recovered = recovered or {}
         existing = catalog.entries()
         summary = IngestSummary()
         write: dict[str, Article] = {}
@@ -88,7 +97,8 @@ class IndexWriter:
             entry = existing.get(article.id)
             if entry is not None:
                 if entry.hash == article.content_hash and entry.state == "ready":
-                    summary.unchanged += 1
+                    outcome = recovered.get(article.id, "unchanged")
+                    setattr(summary, outcome, getattr(summary, outcome) + 1)
                     if set(article.all_sources) - {entry.source, *entry.sources}:
                         fold[article.id] = article.all_sources
                 else:
@@ -122,11 +132,12 @@ class IndexWriter:
         on_plan: Callable[[IngestPlan], None] | None = None,
     ) -> IngestSummary:
         with self.lock:
-            self.recover(progress)
-            plan = self.plan(articles, prune=prune)
+            recovered_chunks, recovered = self._recover(progress)
+            plan = self.plan(articles, prune=prune, recovered=recovered)
             if on_plan is not None:
                 on_plan(plan)
-            plan.summary.chunks_embedded = self._write(plan.write, progress)
+            written = self._write(plan.write, progress)
+            plan.summary.chunks_embedded = recovered_chunks + written
             for article_id, sources in plan.fold.items():
                 self.store.catalog.add_sources(article_id, sources)
             self._delete(plan.delete)
@@ -139,12 +150,20 @@ class IndexWriter:
             return len(known)
 
     def recover(self, progress: Progress | None = None) -> int:
-        """Finish what a killed run left: redo pending writes, complete pending deletes."""
+        """Finish what a killed run left: redo pending writes, complete pending deletes.
+        Returns the chunks embedded."""
         with self.lock:
-            unfinished = self.store.catalog.unfinished()
-            self._delete([e.id for e in unfinished if e.state == "deleting"])
-            redo = [self.store.catalog.article(e.id) for e in unfinished if e.state == "pending"]
-            return self._write([a for a in redo if a is not None], progress)
+            return self._recover(progress)[0]
+
+    def _recover(self, progress: Progress | None) -> tuple[int, dict[str, str]]:
+        """(chunks embedded, id -> "added" | "updated" for each article written again). A
+        pending article with no chunks recorded was new; one with chunks was being replaced."""
+        unfinished = self.store.catalog.unfinished()
+        self._delete([e.id for e in unfinished if e.state == "deleting"])
+        pending = [e for e in unfinished if e.state == "pending"]
+        redo = [self.store.catalog.article(e.id) for e in pending]
+        chunks = self._write([a for a in redo if a is not None], progress)
+        return chunks, {e.id: "added" if e.n_chunks == 0 else "updated" for e in pending}
 
     def _delete(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
@@ -184,14 +203,16 @@ class IndexWriter:
         return embedded
 
     def reindex(self, progress: Progress | None = None) -> int:
-        """Re-embed every article from its stored text with the current embedding settings.
-        Crash-safe like any write: all articles become `pending` first, then the index is
-        stamped with the new settings, and each article's old vectors are replaced as it is
-        rewritten; a killed reindex is finished by the next run (or by `reindex` again)."""
+        """Re-embed every article from its stored text with the current embedding settings:
+        after changing them, or when the vector store was lost or damaged. Every article is
+        marked `pending` before the vector store is emptied (vectors of another model or width
+        cannot share it), and the index is stamped with the new settings; a killed reindex is
+        finished by the next run (or by `reindex` again). Returns the chunks embedded."""
         with self.lock:
             self.store.catalog.mark_all_pending()
+            self.store.vectors.reset()
             self.store.catalog.set_meta(EMBEDDING_META, self.store.embedder.identity())
-            return self.recover(progress)
+            return self._recover(progress)[0]
 
     def _groups(
         self, articles: Iterable[Article], target: int = 256

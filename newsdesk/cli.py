@@ -146,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     reindex = commands.add_parser(
         "reindex",
         parents=[common],
-        help="re-embed every indexed article with the current embedding settings",
+        help="re-embed every indexed article from its stored text with the current embedding "
+        "settings (after changing them, or when chroma/ is lost or damaged); stop the server "
+        "first",
         description="Needed after changing the embedding model or backend: rewrites every "
         "article's vectors from its stored text (no source files needed). Crash-safe; run it "
         "again to finish an interrupted reindex.",
@@ -340,8 +342,15 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         import uvicorn
 
         from api.app import create_app
+        from index.store import VectorsMissing
 
         runtime = checked(open_runtime(settings))
+        try:
+            consistency = runtime.check_vectors()
+        except VectorsMissing as exc:
+            raise CliError(str(exc)) from None
+        if consistency.problem:
+            print(f"newsdesk: warning: {consistency.problem}", file=sys.stderr)
         app = create_app(settings, runtime=runtime, server_lock=server_lock)
         uvicorn.run(app, host=host, port=port, log_level="info")
     return 0
@@ -535,21 +544,20 @@ def run_sources_remove(args: argparse.Namespace, settings: Settings) -> int:
 def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.catalog_path.exists():
         raise CliError(f"no index in {settings.data_dir}; nothing to reindex")
-    from index import owner
     from index.embedder import EmbedderError
     from index.lock import WriteLock
+    from index.owner import ServerBusy, ServerLock
     from index.store import Store
     from index.writer import IndexWriter
 
+    try:
+        # Held for the whole run: no server may start on vectors being replaced.
+        server_lock = ServerLock(settings).acquire()
+    except ServerBusy as exc:
+        raise CliError(f"{exc}; stop it before reindexing") from None
     runtime = open_runtime(settings)
     lock = WriteLock(settings.lock_path)
-    with lock:
-        server = owner.live_server(settings)
-        if server is not None:
-            raise CliError(
-                f"the server at {server} serves this index; stop it before reindexing "
-                "(it would answer from vectors being replaced)"
-            )
+    with server_lock, lock:
         try:
             store = Store.open(settings, runtime.embedder, reindexing=True)
         except EmbedderError as exc:
@@ -558,15 +566,19 @@ def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
             chunks = IndexWriter(store, settings, lock).reindex()
             summary = {**store.catalog.counts(), "chunks_embedded": chunks}
             identity = store.catalog.meta("embedding") or {}
+            consistency = store.consistency()
         finally:
             store.close()
     if args.json:
         print(json.dumps({**summary, "embedding": identity}))
     else:
         print(
-            f"{summary['articles']} articles re-embedded ({chunks} chunks) with "
-            f"{identity.get('model')} on the {identity.get('backend')} backend"
+            f"{summary['articles']} articles re-embedded ({chunks} chunks, "
+            f"{summary['passages']} passages embedded; {consistency.vectors} vectors in the "
+            f"store) with {identity.get('model')} on the {identity.get('backend')} backend"
         )
+    if consistency.problem:
+        raise CliError(consistency.problem)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,13 +34,27 @@ def client(server: Server) -> Iterator[httpx.Client]:
         yield c
 
 
+TOKENS: dict[str, str] = {}
+"""Each conversation's token, as /chat returned it when the conversation began."""
+
+
+def opens(conversation_id: str) -> dict[str, str]:
+    """The header that opens a conversation this module started."""
+    return {"X-Conversation-Token": TOKENS[conversation_id]}
+
+
 def chat(client: httpx.Client, message: str, conversation_id: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"message": message}
     if conversation_id:
         body["conversation_id"] = conversation_id
-    response = client.post("/chat", json=body)
+    headers = opens(conversation_id) if conversation_id else {}
+    response = client.post("/chat", json=body, headers=headers)
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
+    if conversation_id is None:
+        TOKENS[data["conversation_id"]] = data["conversation_token"]
+    else:
+        assert data["conversation_token"] is None, "the token is handed out once"
     return data
 
 
@@ -88,7 +103,7 @@ def test_three_turn_conversation_about_the_moscow_meeting(client: httpx.Client) 
     assert third["question"] == "Who hosted the Moscow meeting?"
     assert "Bogdanov" in third["answer"]
 
-    stored = client.get(f"/conversations/{conversation}").json()
+    stored = client.get(f"/conversations/{conversation}", headers=opens(conversation)).json()
     assert stored["id"] == conversation
     assert stored["title"] == "Who attended the Moscow meeting?"
     turns = stored["turns"]
@@ -103,18 +118,20 @@ def test_three_turn_conversation_about_the_moscow_meeting(client: httpx.Client) 
     assert turns[3]["citations"] == second["citations"]
     assert turns[1]["refused"] is False
 
-    listed = {c["id"]: c for c in client.get("/conversations").json()["conversations"]}
-    assert listed[conversation]["turns"] == 6
+    mine = opens(conversation)
+    listed = client.get("/conversations", headers=mine).json()["conversations"]
+    assert [c["id"] for c in listed] == [conversation]
+    assert listed[0]["turns"] == 6
 
-    assert client.delete(f"/conversations/{conversation}").status_code == 200
-    gone = client.get(f"/conversations/{conversation}")
+    assert client.delete(f"/conversations/{conversation}", headers=mine).status_code == 200
+    gone = client.get(f"/conversations/{conversation}", headers=mine)
     assert gone.status_code == 404
     assert "no conversation" in gone.json()["detail"]
-    assert client.delete(f"/conversations/{conversation}").status_code == 404
-    assert conversation not in {
-        c["id"] for c in client.get("/conversations").json()["conversations"]
-    }
-    again = client.post("/chat", json={"conversation_id": conversation, "message": "And then?"})
+    assert client.delete(f"/conversations/{conversation}", headers=mine).status_code == 404
+    assert client.get("/conversations", headers=mine).json()["conversations"] == []
+    again = client.post(
+        "/chat", json={"conversation_id": conversation, "message": "And then?"}, headers=mine
+    )
     assert again.status_code == 404
 
 
@@ -127,14 +144,16 @@ def test_refusal_is_flagged_and_cites_nothing(client: httpx.Client) -> None:
     reply = chat(client, "What is the capital of Australia?")
     assert reply["refused"] is True
     assert reply["citations"] == []
-    stored = client.get(f"/conversations/{reply['conversation_id']}").json()
+    conversation = reply["conversation_id"]
+    stored = client.get(f"/conversations/{conversation}", headers=opens(conversation)).json()
     assert stored["turns"][1]["refused"] is True
 
 
 def test_stream_sends_meta_deltas_citations_done_in_order(client: httpx.Client) -> None:
     first = chat(client, "Who attended the Moscow meeting?")
     body = {"conversation_id": first["conversation_id"], "message": "What did Israel say about it?"}
-    with client.stream("POST", "/chat", json=body, headers=SSE) as response:
+    headers = {**SSE, **opens(first["conversation_id"])}
+    with client.stream("POST", "/chat", json=body, headers=headers) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         received = list(events(response))
@@ -157,7 +176,9 @@ def test_stream_sends_meta_deltas_citations_done_in_order(client: httpx.Client) 
     assert any("obscene" in c["passage"] for c in citations)
     assert received[-1][1] == {"conversation_id": first["conversation_id"], "refused": False}
 
-    stored = client.get(f"/conversations/{first['conversation_id']}").json()["turns"]
+    stored = client.get(
+        f"/conversations/{first['conversation_id']}", headers=opens(first["conversation_id"])
+    ).json()["turns"]
     assert stored[-1]["text"] == answer
     assert stored[-2]["question"] == meta["question"]
 
@@ -241,7 +262,9 @@ def test_concurrent_turns_in_one_conversation_are_all_kept(client: httpx.Client)
     with ThreadPoolExecutor(max_workers=4) as pool:
         replies = list(pool.map(lambda q: chat(client, q, conversation), questions))
     assert all(r["conversation_id"] == conversation for r in replies)
-    turns = client.get(f"/conversations/{conversation}").json()["turns"]
+    turns = client.get(f"/conversations/{conversation}", headers=opens(conversation)).json()[
+        "turns"
+    ]
     assert len(turns) == 2 + 2 * len(questions)
     assert [t["role"] for t in turns] == ["user", "assistant"] * (1 + len(questions))
     asked = {t["text"] for t in turns[2::2]}
@@ -289,3 +312,20 @@ def test_store_survives_reopening_and_keeps_citations(tmp_path: Path) -> None:
         reopened.append(first, [Turn("user", "Back?")])
     assert [c.id for c in reopened.list()] == [second]
     reopened.close()
+
+
+def test_a_stream_left_by_its_client_stops_before_the_turn_is_stored(
+    client: httpx.Client,
+) -> None:
+    """The answer is composed as the client reads it: a client that leaves after the first
+    event stops the work, so nothing is remembered for it (the reader is not run to the end)."""
+    with client.stream(
+        "POST", "/chat", json={"message": "Who attended the Moscow meeting?"}, headers=SSE
+    ) as response:
+        name, meta = next(events(response))
+        assert name == "meta"
+    conversation = meta["conversation_id"]
+    TOKENS[conversation] = meta["conversation_token"]
+    time.sleep(3)  # far longer than the whole paced answer takes
+    gone = client.get(f"/conversations/{conversation}", headers=opens(conversation))
+    assert gone.status_code == 404, gone.text

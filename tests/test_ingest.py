@@ -130,9 +130,15 @@ def test_unfinished_work_is_completed_by_the_next_run(runtime: Runtime, tmp_path
     handle.catalog.mark_pending(items)
     assert handle.catalog.counts()["articles"] == 0  # nothing half-indexed is visible
     summary = writer.ingest(items)
-    assert summary.unchanged == 3 and summary.chunks_embedded == 0  # recovered first
+    # Recovered first, and reported as what this run did: embedded now, not "unchanged".
+    assert (summary.added, summary.unchanged, summary.chunks_embedded) == (3, 0, 3)
     assert handle.catalog.counts() == {"articles": 3, "passages": 3}
     assert handle.vectors.count() == 3
+    # An edit killed the same way is an update.
+    edited = [replace(items[0], text=items[0].text + " The mayor objected.")]
+    handle.catalog.mark_pending(edited)
+    again = writer.ingest(edited + items[1:])
+    assert (again.updated, again.unchanged, again.chunks_embedded) == (1, 2, 1)
     # A delete killed between its two steps is finished too.
     handle.catalog.mark_deleting(["a1"])
     writer.recover()

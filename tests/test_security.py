@@ -150,6 +150,7 @@ def foreign_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A plain static web server on another loopback port, holding the attack page."""
     folder = tmp_path_factory.mktemp("foreign")
     (folder / "attack.html").write_text(ATTACK_PAGE)
+    (folder / "read.html").write_text(READ_PAGE)
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
@@ -173,17 +174,21 @@ def foreign_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         process.wait(timeout=10)
 
 
-def run_attack(browser: Any, page_origin: str, server: Server, victim: str) -> list[str]:
+def run_page(browser: Any, page_origin: str, name: str, params: dict[str, str]) -> list[str]:
+    """Opens one of the foreign site's pages in a fresh context; returns what it recorded."""
     context = browser.new_context()
     try:
         page = context.new_page()
-        query = urllib.parse.urlencode({"target": server.url, "victim": victim})
-        page.goto(f"{page_origin}/attack.html?{query}")
+        page.goto(f"{page_origin}/{name}?{urllib.parse.urlencode(params)}")
         page.wait_for_function("() => window.__results !== undefined", timeout=60_000)
         results: list[str] = page.evaluate("() => window.__results")
         return results
     finally:
         context.close()
+
+
+def run_attack(browser: Any, page_origin: str, server: Server, victim: str) -> list[str]:
+    return run_page(browser, page_origin, "attack.html", {"target": server.url, "victim": victim})
 
 
 def refused_attack_posts(server: Server) -> list[str]:
@@ -266,6 +271,7 @@ def test_foreign_origins_are_refused_over_http(open_server: Server) -> None:
     conversation = http.post("/chat", json={"message": "Who attended the Moscow meeting?"})
     assert conversation.status_code == 200, conversation.text
     conversation_id = conversation.json()["conversation_id"]
+    token = {"X-Conversation-Token": conversation.json()["conversation_token"]}
     new = article(71, text="The Kettleby ferry added a night crossing on Saturday.")
     other_port = f"http://127.0.0.1:{free_port()}"
     https_twin = open_server.url.replace("http://", "https://")
@@ -308,7 +314,7 @@ def test_foreign_origins_are_refused_over_http(open_server: Server) -> None:
         ),
         (
             "delete conversation",
-            http.delete(f"/conversations/{conversation_id}", headers={"Origin": EVIL}),
+            http.delete(f"/conversations/{conversation_id}", headers={"Origin": EVIL, **token}),
             EVIL,
         ),
         ("chat", http.post("/chat", json=chat, headers={"Origin": EVIL}), EVIL),
@@ -323,7 +329,7 @@ def test_foreign_origins_are_refused_over_http(open_server: Server) -> None:
         assert response.headers["content-type"] == "application/json", name
         assert named in response.json()["detail"], (name, response.json())
     assert article_ids(open_server) == before
-    assert http.get(f"/conversations/{conversation_id}").status_code == 200
+    assert http.get(f"/conversations/{conversation_id}", headers=token).status_code == 200
 
 
 def test_json_writes_need_the_json_content_type(open_server: Server) -> None:
@@ -385,7 +391,10 @@ def test_own_pages_and_plain_clients_still_write(open_server: Server) -> None:
         headers=own,
     )
     assert completion.status_code == 200, completion.text
-    forgotten = http.delete(f"/conversations/{chat.json()['conversation_id']}", headers=own)
+    token = {"X-Conversation-Token": chat.json()["conversation_token"]}
+    forgotten = http.delete(
+        f"/conversations/{chat.json()['conversation_id']}", headers={**own, **token}
+    )
     assert forgotten.status_code == 200, forgotten.text
     for article_id in ids:
         assert http.delete(f"/articles/{article_id}", headers=own).status_code == 200
@@ -505,3 +514,319 @@ def test_a_registration_is_removed_only_by_its_owner(tmp_path: Path) -> None:
     own = owner.register(settings, "http://127.0.0.1:8003")
     owner.unregister(settings, own)
     assert not path.exists()
+
+
+# Conversations belong to whoever started them ----------------------------------------------
+
+SECRET_QUESTION = "What did Israel say about the Moscow meeting with Hamas?"
+
+
+def start_conversation(server: Server) -> tuple[str, str]:
+    reply = httpx.post(server.url + "/chat", json={"message": SECRET_QUESTION}, timeout=120)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert len(body["conversation_token"]) >= 32
+    return body["conversation_id"], body["conversation_token"]
+
+
+@pytest.mark.parametrize("configured", ["no key", "API key"])
+def test_a_conversation_opens_only_with_its_token_or_the_key(
+    open_server: Server, keyed_server: Server, configured: str
+) -> None:
+    server = open_server if configured == "no key" else keyed_server
+    http = httpx.Client(base_url=server.url, timeout=120)
+    conversation, token = start_conversation(server)
+    other, other_token = start_conversation(server)
+    path = f"/conversations/{conversation}"
+    mine = {"X-Conversation-Token": token}
+    someone_elses = {"X-Conversation-Token": other_token}
+    wrong = {"X-Conversation-Token": token[:-1] + ("A" if token[-1] != "A" else "B")}
+    follow_up = {"conversation_id": conversation, "message": "Who hosted it?"}
+
+    for headers in ({}, someone_elses, wrong, {"X-API-Key": "not the key"}):
+        for response in (
+            http.get(path, headers=headers),
+            http.post("/chat", json=follow_up, headers=headers),
+            http.post("/chat", json=follow_up, headers={**headers, "Accept": "text/event-stream"}),
+        ):
+            assert response.status_code == 403, (headers, response.text)
+            assert "token" in response.json()["detail"]
+            assert SECRET_QUESTION not in response.text
+        refused = http.delete(path, headers=headers)
+        assert refused.status_code == (403 if configured == "no key" else 401), refused.text
+
+    listed = http.get("/conversations")
+    assert listed.status_code == 401, listed.text
+    assert "API key" in listed.json()["detail"] and SECRET_QUESTION not in listed.text
+    own = http.get("/conversations", headers=mine).json()["conversations"]
+    assert [c["id"] for c in own] == [conversation]
+    both = http.get("/conversations", headers={"X-Conversation-Token": f"{token},{other_token}"})
+    assert {c["id"] for c in both.json()["conversations"]} == {conversation, other}
+
+    assert http.get(path, headers=mine).json()["turns"][0]["text"] == SECRET_QUESTION
+    extended = http.post("/chat", json=follow_up, headers=mine)
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["conversation_token"] is None
+    if configured == "API key":
+        key = {"X-API-Key": API_KEY}
+        assert http.get(path, headers=key).status_code == 200
+        everyone = http.get("/conversations?limit=500", headers=key).json()["conversations"]
+        assert {conversation, other} <= {c["id"] for c in everyone}
+        # The key guards every write: a conversation's own token does not delete it here.
+        assert http.delete(path, headers=mine).status_code == 401
+        assert http.delete(path, headers=key).status_code == 200
+    else:
+        assert http.delete(path, headers=mine).status_code == 200
+    assert http.get(path, headers=mine).status_code == 404
+    assert http.get(f"/conversations/{other}", headers=someone_elses).status_code == 200
+
+
+READ_PAGE = """<!doctype html>
+<meta charset="utf-8">
+<title>Another page</title>
+<script>
+const params = new URLSearchParams(location.search);
+const target = params.get("target");
+const id = params.get("id");
+async function attempt(name, url, init) {
+  try {
+    const response = await fetch(url, init);
+    return name + ": " + response.status + " " + await response.text();
+  } catch (error) {
+    return name + ": " + error;
+  }
+}
+(async () => {
+  window.__results = [
+    await attempt("list", target + "/conversations?limit=500"),
+    await attempt("read", target + "/conversations/" + id),
+    await attempt("delete", target + "/conversations/" + id, {method: "DELETE"}),
+  ];
+})();
+</script>
+"""
+
+
+@pytest.fixture(scope="module")
+def trusted_page_servers(
+    demo_data: Path, tmp_path_factory: pytest.TempPathFactory, foreign_site: int
+) -> Iterator[dict[str, Server]]:
+    """Servers that grant CORS to the page's origin (a dashboard the owner trusts), one with
+    a key and one without: even a page allowed to call the API reads no conversation."""
+    folder = tmp_path_factory.mktemp("trusted")
+    page_origin = f"http://localhost:{foreign_site}"
+    servers: dict[str, Server] = {}
+    try:
+        for name, extra in (("no key", {}), ("API key", {"NEWSDESK_API_KEY": API_KEY})):
+            data = copy_data(demo_data, folder / name.replace(" ", "-"))
+            env = {**UNBUFFERED, "NEWSDESK_CORS_ORIGINS": page_origin, **extra}
+            servers[name] = start_server(data, folder / f"{name.replace(' ', '-')}.log", env)
+        yield servers
+    finally:
+        for server in servers.values():
+            stop_server(server)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("configured", ["no key", "API key"])
+def test_a_page_on_another_origin_reads_no_conversation(
+    browser: Any,
+    foreign_site: int,
+    trusted_page_servers: dict[str, Server],
+    configured: str,
+) -> None:
+    """From http://localhost:<port> (an origin the server lets call it: CORS answers) and from
+    http://127.0.0.1:<port> (not listed: the browser hides the answer). Neither sees the
+    conversation's question, key or no key."""
+    server = trusted_page_servers[configured]
+    conversation, _token = start_conversation(server)
+    outcomes = {
+        page_origin: run_page(
+            browser, page_origin, "read.html", {"target": server.url, "id": conversation}
+        )
+        for page_origin in (f"http://localhost:{foreign_site}", f"http://127.0.0.1:{foreign_site}")
+    }
+    for results in outcomes.values():
+        assert len(results) == 3, results
+        assert not any(SECRET_QUESTION in r for r in results), results
+    allowed = outcomes[f"http://localhost:{foreign_site}"]
+    # The listed origin's requests did reach the server and were refused there.
+    deleting = "403" if configured == "no key" else "401"
+    assert [r.split(" ")[1] for r in allowed] == ["401", "403", deleting], allowed
+    unlisted = outcomes[f"http://127.0.0.1:{foreign_site}"]
+    assert all("TypeError" in r for r in unlisted), unlisted
+    status, _ = server.get(f"/conversations/{conversation}?")
+    assert status == 403  # still there, still closed
+
+
+# Browser-facing headers and the Host check ---------------------------------------------------
+
+
+def test_every_response_carries_the_browser_headers(open_server: Server) -> None:
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    for response in (
+        http.get("/"),
+        http.get("/app.js"),
+        http.get("/health"),
+        http.post("/ask", json={"question": ""}),
+        http.get("/no-such-page"),
+    ):
+        headers = response.headers
+        assert headers["x-content-type-options"] == "nosniff", response.url
+        assert headers["x-frame-options"] == "DENY", response.url
+        policy = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+
+
+def test_a_foreign_host_name_is_refused(open_server: Server) -> None:
+    """DNS rebinding: a page whose name now points at 127.0.0.1 reaches the server as its
+    own origin, but its requests still carry its name in Host."""
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    port = port_of(open_server)
+    for host in (f"rebound.example:{port}", "rebound.example", f"127.0.0.2:{port}"):
+        for response in (
+            http.get("/conversations", headers={"Host": host}),
+            http.get("/articles", headers={"Host": host}),
+            http.post("/ask", json={"question": "Acapulco?"}, headers={"Host": host}),
+        ):
+            assert response.status_code == 400, (host, response.text)
+            assert "NEWSDESK_ALLOWED_HOSTS" in response.json()["detail"]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", f"LOCALHOST:{port}"):
+        assert http.get("/health", headers={"Host": host}).status_code == 200, host
+
+
+def test_allowed_hosts_setting_names_the_hosts(demo_data: Path, tmp_path: Path) -> None:
+    server = start_server(
+        copy_data(demo_data, tmp_path / "data"),
+        tmp_path / "server.log",
+        {"NEWSDESK_ALLOWED_HOSTS": "news.internal, 127.0.0.1"},
+    )
+    try:
+        http = httpx.Client(base_url=server.url, timeout=120)
+        assert http.get("/health", headers={"Host": "news.internal:8000"}).status_code == 200
+        assert http.get("/health").status_code == 200
+        assert (
+            http.get("/health", headers={"Host": f"localhost:{port_of(server)}"}).status_code == 400
+        )
+    finally:
+        stop_server(server)
+
+
+# Low findings ---------------------------------------------------------------------------------
+
+
+def test_odd_inputs_get_a_json_4xx(open_server: Server) -> None:
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    before = article_ids(open_server)
+    huge = "9223372036854775808"
+    nested = b"[" * 100_000 + b"]" * 100_000
+    javascript = article(93, url="javascript:alert(document.domain)")
+    cases = [
+        (http.get(f"/conversations?offset={huge}", headers={"X-API-Key": "x"}), 422, "offset"),
+        (http.get(f"/articles?offset={huge}"), 422, "offset"),
+        (
+            http.post("/articles", content=nested, headers={"Content-Type": "application/json"}),
+            400,
+            "nested",
+        ),
+        (http.post("/articles", json=javascript), 422, "http(s)"),
+        (http.post("/articles", json=article(94, url="data:text/html,<b>x</b>")), 422, "http(s)"),
+        (http.post("/articles", json=article(95, id=".")), 422, "dots"),
+        (http.post("/articles", json=article(96, id="..")), 422, "dots"),
+    ]
+    for response, status, named in cases:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert named in response.json()["detail"], response.json()
+    assert article_ids(open_server) == before
+
+
+def test_percent_and_underscore_in_the_source_filter_are_literal(open_server: Server) -> None:
+    """A wire story folded into one article carries its other outlets in `sources`; the
+    filter matched them with LIKE, where % and _ are wildcards."""
+    http = httpx.Client(base_url=open_server.url, timeout=120)
+    body = "The Dunmore canal lock reopened after a winter of repairs, the trust said."
+    stories = [
+        article(97, text=body, source="Canal Times"),
+        article(98, text=body, source="AxB News", url="https://axb.example/98"),
+    ]
+    added = http.post("/articles", json=stories)
+    assert added.status_code == 200, added.text
+    try:
+        for name, expected in (("AxB News", ["a97"]), ("A_B News", []), ("%", []), ("_", [])):
+            listed = http.get("/articles", params={"source": name, "limit": 500}).json()
+            assert [a["id"] for a in listed["articles"]] == expected, name
+    finally:
+        for article_id in ("a97", "a98"):
+            http.delete(f"/articles/{article_id}")
+
+
+def test_an_article_over_the_upload_limit_is_a_message_not_a_traceback(
+    open_server: Server, tmp_path: Path
+) -> None:
+    before = article_ids(open_server)
+    big = article(99, text="The harbour report ran long. " * 800_000)  # 22 MB
+    path = write_jsonl(tmp_path / "big.jsonl", [article(100), big])
+    result = subprocess.run(
+        newsdesk_command("ingest", str(path), "--data-dir", str(open_server.data_dir)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("newsdesk: error: "), message
+    assert "'a99'" in message and "NEWSDESK_MAX_UPLOAD_BYTES" in message, message
+    assert article_ids(open_server) == before
+
+
+def test_batches_for_a_server_stay_under_its_body_limit() -> None:
+    from core.articles import make_article
+    from index.remote import batches
+
+    articles = [
+        make_article(title=f"T{i}", text="word " * 400, id=f"b{i}", published="2023-10-01")
+        for i in range(10)
+    ]
+    sent = list(batches(articles, max_bytes=5_000))
+    assert [len(b) for b in sent] == [2] * 5
+    assert all(len(json.dumps({"articles": b})) <= 5_000 for b in sent)
+    assert [r["id"] for b in sent for r in b] == [f"b{i}" for i in range(10)]
+    with pytest.raises(RuntimeError, match=r"'b0' is .* more than the server's 1000-byte limit"):
+        list(batches(articles, max_bytes=1_000))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_javascript_url_never_becomes_a_link(
+    browser: Any, demo_data: Path, tmp_path: Path
+) -> None:
+    """An index built before urls were checked at ingest may hold one: the page still links
+    only http(s) addresses."""
+    import sqlite3
+
+    from playwright.sync_api import expect
+    from test_browser import ask
+
+    data = copy_data(demo_data, tmp_path / "data")
+    with sqlite3.connect(data / "catalog.sqlite3") as db:
+        db.execute("UPDATE articles SET url = 'javascript:window.__pwned=1'")
+    db.close()
+    server = start_server(data, tmp_path / "server.log")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        turn = ask(page, "Who attended the Moscow meeting?")
+        turn.get_by_test_id("citation-marker").first.click()
+        expect(page.get_by_test_id("passage-panel")).to_be_visible()
+        link = page.get_by_test_id("passage-link")
+        expect(link).to_be_hidden()
+        assert link.get_attribute("href") is None
+        assert page.evaluate("() => window.__pwned") is None
+    finally:
+        context.close()
+        stop_server(server)

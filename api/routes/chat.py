@@ -17,11 +17,18 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.chat_schemas import ChatRequest, ChatResponse, ConversationList, ConversationOut
-from api.deps import RuntimeDep
+from api.deps import (
+    TOKEN_HEADER,
+    KeyDep,
+    RuntimeDep,
+    TokensDep,
+    WriteAccess,
+    check_conversation,
+)
 from api.streaming import SSE_HEADERS, paced
 from assistant.chat import Chat, ChatTurn, PendingTurn
 from assistant.conversations import UnknownConversation
-from core.records import Filters
+from core.records import MAX_OFFSET, Filters
 
 router = APIRouter(tags=["chat"])
 log = logging.getLogger("newsdesk.chat")
@@ -48,11 +55,16 @@ def wants_stream(request: Request) -> bool:
                 }
             }
         },
+        403: {"description": "conversation_id without its token or the API key"},
         404: {"description": "Unknown conversation_id"},
     },
 )
-async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Any:
+async def chat(
+    body: ChatRequest, request: Request, runtime: RuntimeDep, keyed: KeyDep, tokens: TokensDep
+) -> Any:
     filters = body.filters.to_filters() if body.filters else None
+    if body.conversation_id is not None:
+        await run_in_threadpool(check_conversation, runtime, body.conversation_id, keyed, tokens)
     try:
         pending = await run_in_threadpool(runtime.chat.prepare, body.conversation_id, body.message)
     except UnknownConversation as exc:
@@ -73,7 +85,11 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Any:
 async def stream_reply(
     chat: Chat, pending: PendingTurn, filters: Filters | None
 ) -> AsyncIterator[str]:
-    yield sse("meta", {"conversation_id": pending.conversation_id, "question": pending.question})
+    token = {"conversation_token": pending.token} if pending.token else {}
+    yield sse(
+        "meta",
+        {"conversation_id": pending.conversation_id, **token, "question": pending.question},
+    )
     turn: ChatTurn | None = None
     try:
         async for item in paced(chat.stream(pending, filters)):
@@ -96,13 +112,29 @@ async def stream_reply(
     yield sse("done", {"conversation_id": turn.conversation_id, "refused": turn.refused})
 
 
-@router.get("/conversations", response_model=ConversationList, summary="Recent conversations")
+@router.get(
+    "/conversations",
+    response_model=ConversationList,
+    summary="Recent conversations (all with the API key; otherwise those whose tokens are sent)",
+    responses={401: {"description": "Neither the API key nor a conversation token"}},
+)
 async def list_conversations(
     runtime: RuntimeDep,
+    keyed: KeyDep,
+    tokens: TokensDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    found = await run_in_threadpool(runtime.conversations.list, limit, offset)
+    if not keyed and not tokens:
+        raise HTTPException(
+            401,
+            "listing every conversation needs the API key (X-API-Key); send your conversations' "
+            f"tokens in {TOKEN_HEADER} (comma-separated) to list only those",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    found = await run_in_threadpool(
+        runtime.conversations.list, limit, offset, None if keyed else tokens
+    )
     return {"conversations": [c.as_dict() for c in found]}
 
 
@@ -110,9 +142,15 @@ async def list_conversations(
     "/conversations/{conversation_id}",
     response_model=ConversationOut,
     summary="A conversation's turns",
-    responses={404: {"description": "Unknown conversation"}},
+    responses={
+        403: {"description": "Without its token or the API key"},
+        404: {"description": "Unknown conversation"},
+    },
 )
-async def get_conversation(conversation_id: str, runtime: RuntimeDep) -> dict[str, Any]:
+async def get_conversation(
+    conversation_id: str, runtime: RuntimeDep, keyed: KeyDep, tokens: TokensDep
+) -> dict[str, Any]:
+    await run_in_threadpool(check_conversation, runtime, conversation_id, keyed, tokens)
     try:
         conversation = await run_in_threadpool(runtime.conversations.get, conversation_id)
     except UnknownConversation as exc:
@@ -122,10 +160,14 @@ async def get_conversation(conversation_id: str, runtime: RuntimeDep) -> dict[st
 
 @router.delete(
     "/conversations/{conversation_id}",
-    summary="Forget a conversation",
+    summary="Forget a conversation (its token, or the API key when one is set)",
     responses={404: {"description": "Unknown conversation"}},
+    dependencies=[WriteAccess],
 )
-async def delete_conversation(conversation_id: str, runtime: RuntimeDep) -> dict[str, str]:
+async def delete_conversation(
+    conversation_id: str, runtime: RuntimeDep, keyed: KeyDep, tokens: TokensDep
+) -> dict[str, str]:
+    await run_in_threadpool(check_conversation, runtime, conversation_id, keyed, tokens)
     if not await run_in_threadpool(runtime.conversations.delete, conversation_id):
         raise HTTPException(404, f"no conversation with id {conversation_id!r}")
     return {"deleted": conversation_id}

@@ -15,18 +15,21 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.chat_schemas import ChatCompletionRequest, ChatMessageIn
 from api.deps import RuntimeDep
-from api.errors import describe
+from api.errors import describe, storage_detail
 from api.streaming import SSE_HEADERS, paced
 from assistant.chat import Chat, ChatTurn, PendingTurn
 from core.records import MAX_QUESTION_CHARS, Filters
+from core.settings import Settings
+from index.store import is_storage_fault
 
 MODEL_ID = "newsdesk"
 CREATED = 1_700_000_000
@@ -92,9 +95,13 @@ class OpenAIRoute(APIRoute):
                 return OpenAIError(400, message, param, code).response()
             except OpenAIError as exc:
                 return exc.response()
-            except HTTPException as exc:
+            except StarletteHTTPException as exc:  # fastapi's and the body limit's
                 kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
                 return OpenAIError(exc.status_code, str(exc.detail), kind=kind).response()
+            except Exception as exc:
+                if not is_storage_fault(exc):
+                    raise
+                return OpenAIError(503, storage_detail(exc), kind="server_error").response()
 
         return handle
 
@@ -116,6 +123,28 @@ def get_model(model_id: str) -> dict[str, Any]:
     if model_id != MODEL_ID:
         raise OpenAIError(404, f"The model {model_id!r} does not exist", "model", "model_not_found")
     return model_card()
+
+
+def check_history(messages: Sequence[ChatMessageIn], settings: Settings) -> None:
+    """Bounds the work one request can ask for: every message is read (rewritten or counted),
+    so a long history costs CPU and memory for nothing the answer uses."""
+    if len(messages) > settings.max_history_messages:
+        raise OpenAIError(
+            422,
+            f"{len(messages)} messages; at most {settings.max_history_messages} are accepted "
+            "(NEWSDESK_MAX_HISTORY_MESSAGES)",
+            "messages",
+            "too_many_messages",
+        )
+    total = sum(len(m.plain_text()) for m in messages)
+    if total > settings.max_history_chars:
+        raise OpenAIError(
+            413,
+            f"the messages hold {total} characters; at most {settings.max_history_chars} are "
+            "accepted (NEWSDESK_MAX_HISTORY_CHARS)",
+            "messages",
+            "context_length_exceeded",
+        )
 
 
 def split_messages(
@@ -146,6 +175,7 @@ def words(text: str) -> int:
 
 @router.post("/chat/completions", summary="Chat completion (OpenAI-compatible)")
 async def chat_completions(body: ChatCompletionRequest, runtime: RuntimeDep) -> Any:
+    check_history(body.messages, runtime.settings)
     history, question = split_messages(body.messages, MAX_QUESTION_CHARS)
     filters = body.filters.to_filters() if body.filters else None
     pending = await run_in_threadpool(runtime.chat.prepare_stateless, history, question)

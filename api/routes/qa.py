@@ -6,13 +6,22 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep
 from api.errors import describe
-from api.schemas import AskRequest, AskResponse, FiltersIn, HealthResponse, SearchResponse
+from api.schemas import (
+    AskRequest,
+    AskResponse,
+    FiltersIn,
+    HealthResponse,
+    ReadyResponse,
+    SearchResponse,
+)
 from core.records import MAX_QUESTION_CHARS, MAX_TOP_K
+from index.store import is_storage_fault
 
 router = APIRouter()
 
@@ -49,9 +58,16 @@ async def search(
     return {"query": q, "passages": [h.as_dict() for h in hits]}
 
 
-@router.get("/health", response_model=HealthResponse, summary="Index size and models")
+@router.get("/health", response_model=HealthResponse, summary="Alive; index size and models")
 def health(runtime: RuntimeDep) -> dict[str, object]:
-    counts = runtime.store.catalog.counts()
+    """Liveness: answers while the process does, even when the store cannot be read (then the
+    counts are null and GET /ready says why)."""
+    try:
+        counts: dict[str, int | None] = dict(runtime.store.catalog.counts())
+    except Exception as exc:
+        if not is_storage_fault(exc):
+            raise
+        counts = {"articles": None, "passages": None}
     return {
         "status": "ok",
         "articles": counts["articles"],
@@ -60,3 +76,14 @@ def health(runtime: RuntimeDep) -> dict[str, object]:
         "answerer": "extractive",
         "data_dir": str(runtime.settings.data_dir),
     }
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyResponse,
+    summary="Ready to answer: models loaded, catalog and vector store readable and in agreement",
+    responses={503: {"model": ReadyResponse, "description": "Not ready; `problems` says why"}},
+)
+def ready(runtime: RuntimeDep) -> JSONResponse:
+    report = runtime.readiness()
+    return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)

@@ -4,6 +4,10 @@
 
 (() => {
   const STORAGE_KEY = "newsdesk.conversation";
+  // Each conversation opens only with the token /chat returned when it began (or the API
+  // key, which this page never holds): kept per conversation id, in this browser only.
+  const TOKENS_KEY = "newsdesk.conversation-tokens";
+  const TOKEN_HEADER = "X-Conversation-Token";
   const MARKER = /\[(\d+)\]/g;
   const STOP = `[.!?\u2026]+["'\u201d\u2019)]*`; // a full stop and any closing quotes
   const MARKERS = String.raw`(?:\s*\[\d+\])+`;
@@ -50,6 +54,7 @@
 
   const state = {
     conversationId: null,
+    tokens: {}, // conversation id -> token, mirrored in localStorage when it is available
     busy: false,
     opener: null, // the marker that opened the passage panel, to return focus to
   };
@@ -68,6 +73,17 @@
     }
     for (const child of children) node.append(child);
     return node;
+  }
+
+  // Only an http(s) address becomes a link: a javascript: or data: url would run in this page.
+  function webAddress(url) {
+    if (typeof url !== "string") return null;
+    try {
+      const parsed = new URL(url);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (_) {
+      return null;
+    }
   }
 
   function showError(text) {
@@ -376,8 +392,9 @@
       typeof citation.support === "number"
         ? ` · judged support ${citation.support.toFixed(2)}`
         : "";
-    if (citation.url) {
-      el.panelLink.href = citation.url;
+    const address = webAddress(citation.url);
+    if (address) {
+      el.panelLink.href = address;
       el.panelLink.hidden = false;
     } else {
       el.panelLink.removeAttribute("href");
@@ -493,13 +510,17 @@
     try {
       const response = await fetch("chat", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "text/event-stream",
+          ...tokenHeader(state.conversationId),
+        },
         body: JSON.stringify({ conversation_id: state.conversationId, message, filters }),
       });
       if (!response.ok) {
         const text = await errorText(response);
-        if (response.status === 404 && state.conversationId) {
-          forgetConversation();
+        if ((response.status === 404 || response.status === 403) && state.conversationId) {
+          forgetConversation(true);
           failTurn(turn, "This conversation no longer exists. Start again with a new question.");
         } else {
           failTurn(turn, text);
@@ -508,7 +529,7 @@
       }
       for await (const { event, data } of readEvents(response)) {
         if (event === "meta") {
-          rememberConversation(data.conversation_id);
+          rememberConversation(data.conversation_id, data.conversation_token);
           setSearched(turn, data.question);
         } else if (event === "delta") {
           turn.text += data.text;
@@ -536,8 +557,34 @@
     }
   }
 
-  function rememberConversation(id) {
+  function storedTokens() {
+    try {
+      const tokens = JSON.parse(localStorage.getItem(TOKENS_KEY) || "{}");
+      return tokens && typeof tokens === "object" ? tokens : {};
+    } catch (_) {
+      return {};
+    }
+  }
+
+  function tokenHeader(id) {
+    const token = id && (state.tokens[id] || storedTokens()[id]);
+    return token ? { [TOKEN_HEADER]: token } : {};
+  }
+
+  function saveTokens(change) {
+    const tokens = { ...storedTokens(), ...state.tokens };
+    change(tokens);
+    state.tokens = tokens;
+    try {
+      localStorage.setItem(TOKENS_KEY, JSON.stringify(tokens));
+    } catch (_) {
+      // private mode: the token lives as long as this page
+    }
+  }
+
+  function rememberConversation(id, token) {
     state.conversationId = id;
+    if (token) saveTokens((tokens) => { tokens[id] = token; });
     try {
       localStorage.setItem(STORAGE_KEY, id);
     } catch (_) {
@@ -545,8 +592,11 @@
     }
   }
 
-  function forgetConversation() {
+  // `gone`: the server no longer has it (or no longer opens it to us), so its token goes too.
+  function forgetConversation(gone = false) {
+    const id = state.conversationId;
     state.conversationId = null;
+    if (gone && id) saveTokens((tokens) => { delete tokens[id]; });
     try {
       localStorage.removeItem(STORAGE_KEY);
     } catch (_) {
@@ -581,9 +631,12 @@
       return;
     }
     if (!id) return;
-    const response = await fetch(`conversations/${encodeURIComponent(id)}`).catch(() => null);
+    const response = await fetch(`conversations/${encodeURIComponent(id)}`, {
+      headers: tokenHeader(id),
+    }).catch(() => null);
     if (!response || !response.ok) {
-      forgetConversation();
+      state.conversationId = id;
+      forgetConversation(Boolean(response) && [403, 404].includes(response.status));
       return;
     }
     const conversation = await response.json();
