@@ -12,6 +12,9 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.guard import CLIENT_HEADER, CrossSiteGuard
+from api.metrics import Metrics
+from api.metrics import router as metrics_router
+from api.observability import RequestObserver
 from api.routes import articles, chat, openai_compat, qa
 from assistant.runtime import Runtime
 from core.settings import Settings
@@ -42,7 +45,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         held = server_lock or ServerLock(settings).acquire()
         try:
-            runtime = (given or Runtime(settings)).start_serving()
+            runtime = (given or Runtime(settings)).observe(app.state.metrics).start_serving()
             app.state.runtime = runtime
             token = None
             if register:
@@ -65,6 +68,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.metrics = Metrics()  # this app's own registry, also the runtime's recorder
     errors.install(app)
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.cors_origins)
     if settings.cors_origins:
@@ -79,6 +83,9 @@ def create_app(
     app.include_router(articles.router)
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
+    app.include_router(metrics_router)
+    # Added last, so outermost: request ids and timings cover every other middleware.
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="chat")
     return app

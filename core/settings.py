@@ -108,6 +108,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Server logs: uvicorn's text lines, or one JSON object per line (with "
+        "the request id) for a log shipper.",
+    )
     api_key: str | None = Field(
         default=None, description="When set, write endpoints require it in X-API-Key."
     )

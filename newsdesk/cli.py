@@ -291,10 +291,11 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         import uvicorn
 
         from api.app import create_app
+        from api.observability import log_config
 
         runtime = checked(open_runtime(settings))
         app = create_app(settings, runtime=runtime, server_lock=server_lock)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config(settings))
     return 0
 
 
