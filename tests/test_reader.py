@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from assistant.runtime import Runtime
 from core.records import Answer
@@ -191,3 +192,28 @@ def test_an_unreachable_model_server_stops_the_command_with_one_sentence(tmp_pat
     assert result.returncode == 2
     assert "127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_served_reader_reports_its_stages_verification_included(
+    seed_runtime: Runtime,
+) -> None:
+    """The judge's checks of the model's sentences reach the server's metrics as their own
+    stage (the extractive reader has none, so only a model reader can show it)."""
+    from api.metrics import Metrics
+    from core.telemetry import NullRecorder
+
+    metrics = Metrics()
+    seed_runtime.observe(metrics)
+    try:
+        answer = seed_runtime.assistant.ask("Who is Kasra Aarabi?")
+    finally:
+        seed_runtime.observe(NullRecorder())
+    assert not answer.refused
+    counts = {
+        s.labels["stage"]: s.value
+        for f in text_string_to_metric_families(metrics.render({}).decode())
+        for s in f.samples
+        if s.name == "newsdesk_stage_duration_seconds_count"
+    }
+    assert counts["retrieval"] == counts["reader"] == 1
+    assert counts["verification"] >= 1
