@@ -137,12 +137,35 @@ def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -
     raise RuntimeError(f"server did not start in 120 s:\n{log.read_text()}")
 
 
-def stop_server(server: Server) -> None:
-    server.process.terminate()
+def await_url(process: subprocess.Popen[bytes], url: str, log: Path, seconds: float) -> str | None:
+    """None once `url` answers 200; otherwise why not (the process exited, or `seconds`
+    passed), with the end of the process's log."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            return f"exited early:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return None
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            return f"no answer from {url} in {seconds:g} s:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+
+
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
     try:
-        server.process.wait(timeout=20)
+        process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        server.process.kill()
+        process.kill()
+        process.wait()
+
+
+def stop_server(server: Server) -> None:
+    terminate(server.process)
 
 
 @pytest.fixture(scope="session")
@@ -200,29 +223,13 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaSe
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.skip(f"`chroma run` exited at start:\n{log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(heartbeat, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.skip(f"`chroma run` gave no heartbeat in 60 s:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        failed = await_url(process, f"http://127.0.0.1:{port}/api/v2/heartbeat", log, 60)
+        if failed:
+            pytest.skip(f"`chroma run` could not start: {failed}")
         yield ChromaServer("127.0.0.1", port, process, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
 
 LOCAL_EXTRA_MISSING = [
