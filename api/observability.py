@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,11 +74,13 @@ class RequestObserver:
         rid = incoming_id(given.decode("latin-1") if given else None)
         token = request_id.set(rid)
         status = 500
+        started = False
         start = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = int(message["status"])
                 message["headers"] = [
                     *(
@@ -91,6 +94,16 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Logged here, while the request id is still set; and answered here, so even a
+            # bug's 500 says which log lines belong to it.
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await JSONResponse(
+                {"detail": f"internal error (request id {rid}; the server log has the rest)"},
+                status_code=500,
+            )(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - start
             route = route_label(scope)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -10,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from api.app import create_app
 from api.metrics import Metrics
+from api.observability import RequestIdFilter
 from assistant.runtime import Runtime
 from core.settings import Settings
 from index.embedder import Embedder
@@ -160,3 +164,38 @@ def test_each_app_counts_in_its_own_registry(demo_data: Path, embedder: Embedder
     assert seen.keys() == {"retrieval", "rerank", "reader"}
     assert seen["retrieval"] == seen["reader"] == 1.0
     assert "newsdesk_stage_duration_seconds_count" not in second.render(counts).decode()
+
+
+def test_an_unhandled_error_is_a_500_naming_its_request_id(
+    demo_data: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    """A bug in a route (here one the test adds to the real app) still answers JSON with the
+    request id, and the traceback is logged under that id."""
+    settings = Settings(data_dir=copy_data(demo_data, tmp_path / "data"))
+    app = create_app(settings, register=False, runtime=Runtime(settings, embedder))
+
+    @app.get("/broken")
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # ahead of the chat page's mount
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("newsdesk.request")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.get("/broken", headers={"X-Request-ID": "bug-1"})
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "bug-1"
+    assert "bug-1" in response.json()["detail"]
+    failure = [r for r in records if r.exc_info]
+    assert failure and failure[0].request_id == "bug-1"  # type: ignore[attr-defined]
+    done = [r for r in records if getattr(r, "route", None) == "/broken"]
+    assert done and done[0].status == 500  # type: ignore[attr-defined]
