@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,17 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def chroma_mode() -> str:
+    """Where `settings` keeps vectors. A module whose tests must hold against a Chroma server
+    too overrides it with a fixture of params ["embedded", "http"] (test_ingest does)."""
+    return "embedded"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, chroma_mode: str, request: pytest.FixtureRequest) -> Settings:
+    if chroma_mode == "http":
+        server: ChromaServer = request.getfixturevalue("chroma_server")
+        return server.settings(tmp_path / "data")
     return Settings(data_dir=tmp_path / "data")
 
 
@@ -177,6 +188,10 @@ def demo_server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     stop_server(server)
 
 
+def unique_collection() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
 @dataclass
 class ChromaServer:
     """A real `chroma run` on a loopback port; tests isolate themselves by collection name."""
@@ -186,13 +201,14 @@ class ChromaServer:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def settings(self, data_dir: Path, collection: str) -> Settings:
+    def settings(self, data_dir: Path, collection: str | None = None) -> Settings:
+        """Settings for this server, in a collection of their own unless one is named."""
         return Settings(
             data_dir=data_dir,
             chroma_mode="http",
             chroma_host=self.host,
             chroma_port=self.port,
-            collection=collection,
+            collection=collection or unique_collection(),
         )
 
     def env(self, collection: str) -> dict[str, str]:

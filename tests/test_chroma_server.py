@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from core.settings import Settings
 from index.embedder import Embedder
 from index.loaders import load_articles
 
-from conftest import ChromaServer, start_server, stop_server
+from conftest import ChromaServer, start_server, stop_server, unique_collection
 from tests_support import article, write_jsonl
 
 HERON = (
@@ -33,22 +32,15 @@ OTTER = (
 )
 
 
-def unique_collection() -> str:
-    return f"t{uuid.uuid4().hex[:12]}"
-
-
 @pytest.fixture(params=["embedded", "http"])
-def mode_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "embedded":
-        return Settings(data_dir=tmp_path / "data")
-    server: ChromaServer = request.getfixturevalue("chroma_server")
-    return server.settings(tmp_path / "data", unique_collection())
+def chroma_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def test_ingest_ask_edit_delete_and_reindex(
-    mode_settings: Settings, embedder: Embedder, tmp_path: Path
+    settings: Settings, embedder: Embedder, tmp_path: Path
 ) -> None:
-    runtime = Runtime(mode_settings, embedder)
+    runtime = Runtime(settings, embedder)
     try:
         writer, vectors = runtime.writer, runtime.store.vectors
         # Our own vectors go in on every call: no collection may carry Chroma's default
@@ -62,7 +54,7 @@ def test_ingest_ask_edit_delete_and_reindex(
         assert (first.added, first.chunks_embedded) == (4, 4)
         assert vectors.count() == 4
         # In server mode the vectors live in the server, not in the data directory.
-        assert mode_settings.chroma_dir.exists() == (mode_settings.chroma_mode == "embedded")
+        assert settings.chroma_dir.exists() == (settings.chroma_mode == "embedded")
 
         answer = runtime.assistant.ask("What did the mayor of Lakeside unveil?")
         assert not answer.refused and "heron" in answer.answer

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from assistant.runtime import Runtime
 from core.articles import make_article
 from index.chunking import Chunker
@@ -14,6 +16,12 @@ from index.writer import IndexWriter
 
 from conftest import DEMO
 from tests_support import article, write_jsonl
+
+
+@pytest.fixture(params=["embedded", "http"])
+def chroma_mode(request: pytest.FixtureRequest) -> str:
+    """Every test here runs over embedded Chroma and over a real `chroma run`."""
+    return str(request.param)
 
 
 def test_chunks_fit_the_model_and_point_at_their_text(embedder: Embedder) -> None:
