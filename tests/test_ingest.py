@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -153,3 +154,30 @@ def test_changed_metadata_only_is_an_update(writer: IndexWriter) -> None:
     summary = writer.ingest([replace(item, title="New title")])
     assert summary.updated == 1
     assert writer.store.catalog.get("x").title == "New title"  # type: ignore[union-attr]
+
+
+def test_chunking_while_a_question_is_embedded_breaks_neither(embedder: Embedder) -> None:
+    """The server chunks a write on one thread while it embeds questions on others; they
+    share one tokenizer, whose padding state a bare token count used to reset mid-batch."""
+    count = embedder.token_counter()
+    texts = ["short", "a much longer question with many more words in it " * 3]
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def chunking() -> None:
+        while not done.is_set():
+            count("word " * 300)
+
+    counter = threading.Thread(target=chunking)
+    counter.start()
+    try:
+        for _ in range(150):
+            try:
+                assert embedder.encode(texts).shape == (2, embedder.dimension)
+            except ValueError as exc:
+                errors.append(exc)
+                break
+    finally:
+        done.set()
+        counter.join()
+    assert not errors, errors
