@@ -15,6 +15,9 @@ from api.deps import TOKEN_HEADER
 from api.guard import CLIENT_HEADER, CrossSiteGuard
 from api.headers import BrowserSafety
 from api.limits import BodyLimit, RateLimit
+from api.metrics import Metrics
+from api.metrics import router as metrics_router
+from api.observability import RequestObserver
 from api.routes import articles, chat, openai_compat, qa, sources
 from assistant.runtime import Runtime
 from core.settings import Settings
@@ -45,7 +48,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         held = server_lock or ServerLock(settings).acquire()
         try:
-            runtime = (given or Runtime(settings)).start_serving()
+            runtime = (given or Runtime(settings)).observe(app.state.metrics).start_serving()
             app.state.runtime = runtime
             token = None
             if register:
@@ -71,6 +74,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.metrics = Metrics()  # this app's own registry, also the runtime's recorder
     errors.install(app)
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(RateLimit, settings=settings)
@@ -90,13 +94,17 @@ def create_app(
                 TOKEN_HEADER,
             ],
         )
-    # Outermost of all: a request under a foreign Host name is answered by nothing else.
+    # Outside all but the request observer: a request under a foreign Host name is
+    # answered by nothing else.
     app.add_middleware(BrowserSafety, allowed_hosts=settings.host_names())
     app.include_router(qa.router)
     app.include_router(articles.router)
     app.include_router(sources.router)
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
+    app.include_router(metrics_router)
+    # Added last, so outermost: request ids and timings cover every other middleware.
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="chat")
     return app

@@ -11,8 +11,10 @@ from assistant.reader import ExtractiveReader, ModelReader, Reader, Step, read
 from assistant.rerank import FeatureReranker, Reranker
 from assistant.retriever import RetrievalOptions, Retriever
 from assistant.sentence_vectors import SentenceVectors
+from assistant.timing import TimedReranker, TimedScorer
 from core.records import Answer, Filters, ScoredPassage
 from core.settings import Settings
+from core.telemetry import NullRecorder, Recorder, timed, timed_steps
 from index.store import Store
 
 
@@ -25,16 +27,24 @@ class Assistant:
         model: ChatModel | None = None,
         judge: SupportScorer | None = None,
         threshold: float = 0.0,
+        recorder: Recorder | None = None,
     ) -> None:
         """With a `model` (and the `judge` and its `threshold` that check what it writes) the
-        answer is the model's, verified; without, the extractive composer's."""
+        answer is the model's, verified; without, the extractive composer's. `recorder` hears
+        the time of each stage (core.telemetry)."""
         self.store = store
         self.top_k = settings.top_k
+        self.recorder: Recorder = recorder or NullRecorder()
         sentences = SentenceVectors(store.embedder)
+        reranker = reranker or FeatureReranker(sentences, settings.rerank_sentence_depth)
+        if recorder is not None and not isinstance(recorder, NullRecorder):
+            reranker = TimedReranker(reranker, recorder)
+            if judge is not None:
+                judge = TimedScorer(judge, recorder)
         self.retriever = Retriever(
             store,
             candidates=settings.candidates,
-            reranker=reranker or FeatureReranker(sentences, settings.rerank_sentence_depth),
+            reranker=reranker,
             options=RetrievalOptions(
                 lexical=settings.lexical_search,
                 rerank=settings.rerank,
@@ -67,7 +77,9 @@ class Assistant:
         """The answer sentence by sentence, each checked before it is yielded, then the
         whole Answer (see reader.Step)."""
         k = top_k or self.top_k
-        vector = self.store.embedder.encode([question])[0]
-        passages = self.retriever.retrieve(question, k, filters, query_vector=vector)
-        passages = self.retriever.cover(question, passages, filters)
-        yield from self.reader.stream(question, passages, vector)
+        with timed(self.recorder, "retrieval"):
+            vector = self.store.embedder.encode([question])[0]
+            passages = self.retriever.retrieve(question, k, filters, query_vector=vector)
+            passages = self.retriever.cover(question, passages, filters)
+        steps = self.reader.stream(question, passages, vector)
+        yield from timed_steps(self.recorder, "reader", steps)

@@ -21,6 +21,7 @@ from assistant.judge.support import CombinedScorer, default_scorer
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import open_model
 from core.settings import Settings
+from core.telemetry import NullRecorder, Recorder
 from index.embedder import Embedder
 from index.fetch import Fetcher
 from index.ingester import Ingester, RemoteNotice
@@ -40,6 +41,15 @@ class Runtime:
         self.settings = settings
         self._given_embedder = embedder
         self._polling: tuple[threading.Thread, threading.Event] | None = None
+        self.recorder: Recorder = NullRecorder()
+
+    def observe(self, recorder: Recorder) -> Runtime:
+        """Report stage timings and writes to `recorder` (a server's metrics) from now on;
+        the assistant, if already built, is rebuilt on next use so that it reports too."""
+        self.recorder = recorder
+        for part in ("assistant", "chat"):
+            self.__dict__.pop(part, None)
+        return self
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -131,13 +141,14 @@ class Runtime:
     @cached_property
     def assistant(self) -> Assistant:
         if self.model is None:
-            return Assistant(self.store, self.settings)
+            return Assistant(self.store, self.settings, recorder=self.recorder)
         return Assistant(
             self.store,
             self.settings,
             model=self.model,
             judge=self.judge,
             threshold=self.judge.threshold,
+            recorder=self.recorder,
         )
 
     @cached_property

@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     chroma_mode: Literal["embedded", "http"] = "embedded"
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8001
+    chroma_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="Bearer token sent to the Chroma server (chroma_mode=http) in the "
+        "Authorization header, for a server or proxy that requires one.",
+    )
+    chroma_ssl: bool = Field(default=False, description="Reach the Chroma server over HTTPS.")
 
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
     candidates: int = Field(default=30, ge=1, le=200)
@@ -126,6 +133,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Server logs: uvicorn's text lines, or one JSON object per line (with "
+        "the request id) for a log shipper.",
+    )
     api_key: str | None = Field(
         default=None, description="When set, write endpoints require it in X-API-Key."
     )

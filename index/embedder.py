@@ -189,7 +189,11 @@ class Embedder:
         tokenizer = copy.deepcopy(self.model.tokenizer)
 
         def encode(text: str) -> list[int]:
-            return list(tokenizer.encode(text, add_special_tokens=False))
+            # Under the model's lock: a fast tokenizer's encode resets the padding state that
+            # a concurrent model.encode relies on (a writer chunking while a question is
+            # embedded failed with ragged batches).
+            with self._lock:
+                return list(tokenizer.encode(text, add_special_tokens=False))
 
         return encode
 

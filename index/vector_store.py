@@ -45,8 +45,13 @@ class VectorStore:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.chroma_mode == "http":
+            token = settings.chroma_token
             self.client: Any = chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                ssl=settings.chroma_ssl,
+                headers={"Authorization": f"Bearer {token}"} if token else None,
+                settings=chroma_settings,
             )
         else:
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)

@@ -342,6 +342,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         import uvicorn
 
         from api.app import create_app
+        from api.observability import log_config
         from index.store import VectorsMissing
 
         runtime = checked(open_runtime(settings))
@@ -352,7 +353,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         if consistency.problem:
             print(f"newsdesk: warning: {consistency.problem}", file=sys.stderr)
         app = create_app(settings, runtime=runtime, server_lock=server_lock)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config(settings))
     return 0
 
 

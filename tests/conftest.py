@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,17 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def chroma_mode() -> str:
+    """Where `settings` keeps vectors. A module whose tests must hold against a Chroma server
+    too overrides it with a fixture of params ["embedded", "http"] (test_ingest does)."""
+    return "embedded"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, chroma_mode: str, request: pytest.FixtureRequest) -> Settings:
+    if chroma_mode == "http":
+        server: ChromaServer = request.getfixturevalue("chroma_server")
+        return server.settings(tmp_path / "data")
     return Settings(data_dir=tmp_path / "data")
 
 
@@ -151,12 +162,35 @@ def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -
     raise RuntimeError(f"server did not start in 120 s:\n{log.read_text()}")
 
 
-def stop_server(server: Server) -> None:
-    server.process.terminate()
+def await_url(process: subprocess.Popen[bytes], url: str, log: Path, seconds: float) -> str | None:
+    """None once `url` answers 200; otherwise why not (the process exited, or `seconds`
+    passed), with the end of the process's log."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            return f"exited early:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return None
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            return f"no answer from {url} in {seconds:g} s:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+
+
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
     try:
-        server.process.wait(timeout=20)
+        process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        server.process.kill()
+        process.kill()
+        process.wait()
+
+
+def stop_server(server: Server) -> None:
+    terminate(server.process)
 
 
 @pytest.fixture(scope="session")
@@ -166,6 +200,66 @@ def demo_server(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     server = start_server(copy_data(demo_data, folder / "data"), folder / "server.log")
     yield server
     stop_server(server)
+
+
+def unique_collection() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class ChromaServer:
+    """A real `chroma run` on a loopback port; tests isolate themselves by collection name."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def settings(self, data_dir: Path, collection: str | None = None) -> Settings:
+        """Settings for this server, in a collection of their own unless one is named."""
+        return Settings(
+            data_dir=data_dir,
+            chroma_mode="http",
+            chroma_host=self.host,
+            chroma_port=self.port,
+            collection=collection or unique_collection(),
+        )
+
+    def env(self, collection: str) -> dict[str, str]:
+        """The same settings for a `newsdesk` subprocess."""
+        return {
+            "NEWSDESK_CHROMA_MODE": "http",
+            "NEWSDESK_CHROMA_HOST": self.host,
+            "NEWSDESK_CHROMA_PORT": str(self.port),
+            "NEWSDESK_COLLECTION": collection,
+        }
+
+
+CHROMA_CLI = Path(sys.executable).with_name("chroma")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """Chroma's own server (the `chroma` CLI of the installed chromadb), started once per
+    session and killed at the end; skipped, saying why, only when it cannot start."""
+    command = str(CHROMA_CLI) if CHROMA_CLI.exists() else shutil.which("chroma")
+    if command is None:
+        pytest.skip("Chroma server tests need the `chroma` CLI (installed with chromadb)")
+    folder = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    log = folder / "chroma.log"
+    process = subprocess.Popen(
+        [command, "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        failed = await_url(process, f"http://127.0.0.1:{port}/api/v2/heartbeat", log, 60)
+        if failed:
+            pytest.skip(f"`chroma run` could not start: {failed}")
+        yield ChromaServer("127.0.0.1", port, process, log)
+    finally:
+        terminate(process)
 
 
 LOCAL_EXTRA_MISSING = [

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from assistant.runtime import Runtime
 from core.articles import make_article
@@ -14,6 +17,12 @@ from index.writer import IndexWriter
 
 from conftest import DEMO
 from tests_support import article, write_jsonl
+
+
+@pytest.fixture(params=["embedded", "http"])
+def chroma_mode(request: pytest.FixtureRequest) -> str:
+    """Every test here runs over embedded Chroma and over a real `chroma run`."""
+    return str(request.param)
 
 
 def test_chunks_fit_the_model_and_point_at_their_text(embedder: Embedder) -> None:
@@ -151,3 +160,30 @@ def test_changed_metadata_only_is_an_update(writer: IndexWriter) -> None:
     summary = writer.ingest([replace(item, title="New title")])
     assert summary.updated == 1
     assert writer.store.catalog.get("x").title == "New title"  # type: ignore[union-attr]
+
+
+def test_chunking_while_a_question_is_embedded_breaks_neither(embedder: Embedder) -> None:
+    """The server chunks a write on one thread while it embeds questions on others; they
+    share one tokenizer, whose padding state a bare token count used to reset mid-batch."""
+    count = embedder.token_counter()
+    texts = ["short", "a much longer question with many more words in it " * 3]
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def chunking() -> None:
+        while not done.is_set():
+            count("word " * 300)
+
+    counter = threading.Thread(target=chunking)
+    counter.start()
+    try:
+        for _ in range(150):
+            try:
+                assert embedder.encode(texts).shape == (2, embedder.dimension)
+            except ValueError as exc:
+                errors.append(exc)
+                break
+    finally:
+        done.set()
+        counter.join()
+    assert not errors, errors

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from assistant.llm.openai_compat import OpenAICompatibleModel
 from assistant.llm.weights import GGUF_SHA256, GGUF_SIZE, assemble_model, local_model_file
 from core.settings import LOCAL_MODEL_FILENAME, Settings
 
-from conftest import free_port, needs_local_model
+from conftest import await_url, free_port, needs_local_model, terminate
 
 YES = [Message("user", "Reply with the single word: yes")]
 YES_NO = 'root ::= "Yes" | "No"'
@@ -281,27 +280,12 @@ def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited early:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not answer in 120 s:\n{log.read_text()}")
-            time.sleep(0.25)
+        failed = await_url(process, f"{base}/models", log, 120)
+        if failed:
+            raise RuntimeError(f"llama_cpp.server {failed}")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
 
 @needs_local_model

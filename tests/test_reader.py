@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from assistant.runtime import Runtime
 from core.records import Answer
@@ -204,3 +205,28 @@ def test_a_yes_or_no_question_gets_the_verdict_first_then_its_cited_support(
     assert support, "a bare verdict without its support"
     assert_every_sentence_cited(answer)
     assert "condemned" in " ".join(cited_text(answer, s) for s in support), answer
+
+
+def test_a_served_reader_reports_its_stages_verification_included(
+    seed_runtime: Runtime,
+) -> None:
+    """The judge's checks of the model's sentences reach the server's metrics as their own
+    stage (the extractive reader has none, so only a model reader can show it)."""
+    from api.metrics import Metrics
+    from core.telemetry import NullRecorder
+
+    metrics = Metrics()
+    seed_runtime.observe(metrics)
+    try:
+        answer = seed_runtime.assistant.ask("Who is Kasra Aarabi?")
+    finally:
+        seed_runtime.observe(NullRecorder())
+    assert not answer.refused
+    counts = {
+        s.labels["stage"]: s.value
+        for f in text_string_to_metric_families(metrics.render({}).decode())
+        for s in f.samples
+        if s.name == "newsdesk_stage_duration_seconds_count"
+    }
+    assert counts["retrieval"] == counts["reader"] == 1
+    assert counts["verification"] >= 1

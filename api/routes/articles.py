@@ -110,6 +110,7 @@ async def add_articles(
         raise HTTPException(422, "no articles in the request")
     articles = [with_default_source(a, source) for a in articles]
     summary = await run_in_threadpool(runtime.writer.ingest, articles, prune=prune)
+    runtime.recorder.ingested(summary.as_dict())
     return {"ids": list(dict.fromkeys(a.id for a in articles)), **summary.as_dict()}
 
 
@@ -150,4 +151,5 @@ async def delete_article(article_id: str, runtime: RuntimeDep) -> dict[str, Any]
     removed = await run_in_threadpool(runtime.writer.delete, [article_id])
     if not removed:
         raise HTTPException(404, f"no article with id {article_id!r}")
+    runtime.recorder.ingested({"deleted": removed})
     return {"deleted": article_id}
