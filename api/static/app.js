@@ -19,9 +19,9 @@
   const TITLES = "Mr|Mrs|Ms|Dr|Prof|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|St|Jr|Sr|No";
   const NOT_TITLE = `(?<!\\b(?:[A-Z]|${TITLES}))`;
   const SENTENCE_END = new RegExp(`${NOT_TITLE}${STOP}(?=\\s+["'\u201c\u2018(]?[A-Z0-9]|\\s*$)`);
-  // Mirrors the faithfulness judge's threshold (assistant/judge/support.py, the default
-  // "extractive" profile): sentences scoring under it are left out of model-written answers.
-  const JUDGE_THRESHOLD = 0.75;
+  // Each answer carries the judge's threshold its sentences were checked against (sentences
+  // under it are left out); this is only the fallback for answers stored before it was sent.
+  const JUDGE_THRESHOLD = 0.58;
   const HIGH_SUPPORT = 0.85;
 
   const el = {
@@ -289,9 +289,9 @@
     turn.sources.hidden = turn.citations.length === 0;
   }
 
-  function supportLevel(support) {
-    if (support >= HIGH_SUPPORT) return "high";
-    if (support >= JUDGE_THRESHOLD) return "medium";
+  function supportLevel(support, threshold) {
+    if (support >= Math.max(HIGH_SUPPORT, threshold)) return "high";
+    if (support >= threshold) return "medium";
     return "low";
   }
 
@@ -309,7 +309,8 @@
         }),
       );
     } else if (!turn.refused && typeof turn.support === "number") {
-      const level = supportLevel(turn.support);
+      const threshold = typeof turn.threshold === "number" ? turn.threshold : JUDGE_THRESHOLD;
+      const level = supportLevel(turn.support, threshold);
       nodes.push(
         make("span", {
           class: `support support-${level}`,
@@ -318,7 +319,7 @@
           text: `Support ${turn.support.toFixed(2)} · ${level}`,
           title:
             "How well the cited passages back the weakest sentence the model wrote, " +
-            `from 0 to 1, as scored by the faithfulness judge (below ${JUDGE_THRESHOLD} ` +
+            `from 0 to 1, as scored by the faithfulness judge (below ${threshold} ` +
             "a sentence is left out).",
         }),
       );
@@ -538,6 +539,7 @@
           turn.citations = data.citations;
           turn.refused = Boolean(data.refused);
           turn.support = data.support;
+          turn.threshold = data.threshold;
           turn.dropped = data.dropped || [];
         } else if (event === "done") {
           finished = true;
@@ -653,6 +655,7 @@
         turn.citations = stored.citations;
         turn.refused = stored.refused;
         turn.support = "support" in stored ? stored.support : storedSupport(stored.citations);
+        turn.threshold = stored.threshold;
         turn.dropped = stored.dropped || [];
         finishTurn(turn);
       }
