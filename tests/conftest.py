@@ -138,6 +138,17 @@ def newsdesk_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "newsdesk.cli", *args]
 
 
+def run_newsdesk(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process, with extra environment variables."""
+    return subprocess.run(
+        newsdesk_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Server:
     port = free_port()
     process = subprocess.Popen(

@@ -8,9 +8,7 @@ re-embeds it. All with the real model.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,7 @@ from index.embedder import Embedder, EmbedderError, resolve_device
 from index.loaders import load_articles
 from index.store import IndexMismatch, Store
 
-from conftest import newsdesk_command, start_server, stop_server
+from conftest import run_newsdesk, start_server, stop_server
 from tests_support import article, write_jsonl
 
 INT8 = {"NEWSDESK_EMBEDDING_BACKEND": "torch-int8"}
@@ -40,14 +38,7 @@ def indexed(tmp_path: Path, embedder: Embedder) -> Path:
     return data
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        newsdesk_command(*args),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
+cli = run_newsdesk
 
 
 def test_the_index_records_model_backend_dimension_and_normalisation(

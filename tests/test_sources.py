@@ -23,7 +23,7 @@ from index.migrations import ARTICLES, STEPS
 from index.poller import Poller
 from index.sources import SourceStore
 
-from conftest import Server, newsdesk_command, start_server, stop_server
+from conftest import Server, newsdesk_command, run_newsdesk, start_server, stop_server
 from feedsite import RSS, Site, Story, page, publish, serve_site
 
 STORIES = [
@@ -328,16 +328,7 @@ def test_an_old_catalog_gains_the_sources_table_and_keeps_its_articles(tmp_path:
     store.close()
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        newsdesk_command(*args),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
+run = run_newsdesk
 
 
 QUICK_ENV = {"NEWSDESK_HOST_DELAY": "0", "NEWSDESK_FETCH_BACKOFF": "0"}
