@@ -189,7 +189,7 @@ class ModelReader:
         retrieved = " ".join(
             f"{p.title} {p.source} {' '.join(p.sources)} {p.text}" for p in passages
         )
-        if not passages or subject_absent(terms, retrieved):
+        if not passages or subject_absent(terms, retrieved, yes_or_no=kind is Kind.POLAR):
             # The question is about someone the evidence never mentions: a fixed refusal,
             # without asking the model (it would answer about whoever the evidence names).
             yield Answer(REFUSAL, True, [], question, kind=kind)

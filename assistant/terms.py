@@ -200,12 +200,16 @@ def missing_names(terms: QuestionTerms, text: str) -> list[str]:
     return [n for n in terms.names if not any(stem(p) in present for p in n.split())]
 
 
-def subject_absent(terms: QuestionTerms, text: str) -> bool:
+def subject_absent(terms: QuestionTerms, text: str, yes_or_no: bool = False) -> bool:
     """Whether the text leaves out whom or what the question is about: a person it names, or
     most of its names. One outlet of five missing from the retrieved passages of a multi-hop
     question is a retrieval miss to reason around, not a reason to refuse; "Who is Kasra
-    Aarabi?" over passages that never name him is."""
+    Aarabi?" over passages that never name him is. A yes/no question about people most of
+    whom the text names is answerable even when one is missing ("Did Putin meet Zelensky?"
+    over passages that only name Putin): the answer is then likely "No", which the reader
+    decides, not a refusal."""
     missing = missing_names(terms, text)
-    return bool(missing) and (
-        any(person(name) for name in missing) or 2 * len(missing) > len(terms.names)
-    )
+    if not missing:
+        return False
+    named_person_missing = not yes_or_no and any(person(name) for name in missing)
+    return named_person_missing or 2 * len(missing) > len(terms.names)

@@ -46,6 +46,14 @@ def test_a_missing_person_makes_the_subject_absent() -> None:
     assert not subject_absent(terms, "Kasra Aarabi told the Telegraph.")
 
 
+def test_a_yes_or_no_question_missing_one_of_its_people_is_for_the_reader_to_answer() -> None:
+    terms = analyse("Did Vladimir Putin meet Kasra Aarabi in Moscow?")
+    text = "Vladimir Putin met Hamas leaders in Moscow."
+    assert subject_absent(terms, text)
+    assert not subject_absent(terms, text, yes_or_no=True)  # likely "No", not a refusal
+    assert subject_absent(analyse("Did Kasra Aarabi go?"), text, yes_or_no=True)
+
+
 def test_one_outlet_of_several_missing_is_a_retrieval_miss_not_an_absent_subject() -> None:
     terms = analyse(MULTI_HOP)
     text = "The Verge: Google pays Apple. The Age: Google chases profit."
