@@ -188,7 +188,8 @@ def test_an_unhandled_error_is_a_500_naming_its_request_id(
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        with TestClient(app, raise_server_exceptions=False) as client:
+        # Addressed as the server's own loopback name: the Host check refuses "testserver".
+        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
             response = client.get("/broken", headers={"X-Request-ID": "bug-1"})
     finally:
         logger.removeHandler(handler)
