@@ -61,7 +61,9 @@ class Assistant:
         if model is not None:
             if judge is None:
                 raise ValueError("a model's answers need a judge to check them")
-            self.reader = ModelReader(model, self.composer, judge, threshold)
+            self.reader = ModelReader(
+                model, self.composer, judge, threshold, max_evidence=settings.reader_evidence
+            )
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[ScoredPassage]:
         return self.retriever.retrieve(query, k, filters)

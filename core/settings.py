@@ -238,6 +238,20 @@ class Settings(BaseSettings):
         description="Seconds a single model call may take, waiting for the model included; "
         "past it the call stops and raises ModelTimeout.",
     )
+    reader_evidence: int = Field(
+        default=8,
+        ge=2,
+        le=64,
+        description="Evidence sentences a model reader is given. On a CPU each costs prefill "
+        "time (about 0.4 s on 2 cores); a GPU or a remote server can take whole passages.",
+    )
+    answer_timeout: float = Field(
+        default=180.0,
+        gt=0,
+        description="Seconds /ask, /search and a non-streamed chat or completion may take in "
+        "all (retrieval, model calls, checks); past it the client gets a 504 with the reason. "
+        "Longer than llm_timeout, so a slow model call falls back to quotes first.",
+    )
     local_model_file: Path | None = Field(
         default=None,
         description="A GGUF file to run instead of the bundled model (used as is, no checksum). "

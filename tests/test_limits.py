@@ -183,3 +183,21 @@ def test_answering_routes_are_rate_limited_per_client(rated: Server) -> None:
     assert http.get("/search", params=search, headers=second).status_code == 200
     time.sleep(int(limited_openai.headers["retry-after"]) + 0.1)
     assert http.get("/search", params=search, headers=first).status_code == 200
+
+
+def test_an_answer_past_its_deadline_is_a_504_naming_the_setting(
+    demo_data: Path, tmp_path: Path
+) -> None:
+    env = {"PYTHONUNBUFFERED": "1", "NEWSDESK_ANSWER_TIMEOUT": "0.001"}
+    server = start_server(copy_data(demo_data, tmp_path / "data"), tmp_path / "server.log", env)
+    try:
+        asked = httpx.post(
+            f"{server.url}/ask", json={"question": "Who attended the Moscow meeting?"}, timeout=60
+        )
+        assert asked.status_code == 504, asked.text
+        assert "NEWSDESK_ANSWER_TIMEOUT" in asked.json()["detail"]
+        searched = httpx.get(f"{server.url}/search", params={"q": "Moscow"}, timeout=60)
+        assert searched.status_code == 504, searched.text
+        assert httpx.get(f"{server.url}/health", timeout=60).status_code == 200
+    finally:
+        stop_server(server)

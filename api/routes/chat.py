@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.chat_schemas import ChatRequest, ChatResponse, ConversationList, ConversationOut
+from api.deadline import answered_within
 from api.deps import (
     TOKEN_HEADER,
     KeyDep,
@@ -76,7 +77,7 @@ async def chat(
             headers=SSE_HEADERS,
         )
     try:
-        turn = await run_in_threadpool(runtime.chat.complete, pending, filters)
+        turn = await answered_within(runtime.settings, runtime.chat.complete, pending, filters)
     except UnknownConversation as exc:
         raise HTTPException(404, f"{exc} (deleted while answering)") from None
     return turn.as_dict()

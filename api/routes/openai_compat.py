@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.chat_schemas import ChatCompletionRequest, ChatMessageIn
+from api.deadline import answered_within
 from api.deps import RuntimeDep
 from api.errors import describe, storage_detail
 from api.streaming import SSE_HEADERS, paced
@@ -195,7 +196,7 @@ async def chat_completions(body: ChatCompletionRequest, runtime: RuntimeDep) -> 
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    turn = await run_in_threadpool(runtime.chat.complete, pending, filters)
+    turn = await answered_within(runtime.settings, runtime.chat.complete, pending, filters)
     return {
         "id": completion_id,
         "object": "chat.completion",

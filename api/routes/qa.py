@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
+from api.deadline import answered_within
 from api.deps import RuntimeDep
 from api.errors import describe
 from api.schemas import (
@@ -29,7 +29,9 @@ router = APIRouter()
 @router.post("/ask", response_model=AskResponse, summary="Answer a question with citations")
 async def ask(body: AskRequest, runtime: RuntimeDep) -> dict[str, object]:
     filters = body.filters.to_filters() if body.filters else None
-    answer = await run_in_threadpool(runtime.assistant.ask, body.question, body.top_k, filters)
+    answer = await answered_within(
+        runtime.settings, runtime.assistant.ask, body.question, body.top_k, filters
+    )
     return answer.as_dict()
 
 
@@ -54,7 +56,7 @@ async def search(
         ).to_filters()
     except ValidationError as exc:
         raise HTTPException(422, "; ".join(describe(dict(e)) for e in exc.errors())) from None
-    hits = await run_in_threadpool(runtime.assistant.search, q, k, filters)
+    hits = await answered_within(runtime.settings, runtime.assistant.search, q, k, filters)
     return {"query": q, "passages": [h.as_dict() for h in hits]}
 
 
