@@ -164,7 +164,7 @@ class ModelReader:
         composer: Composer,
         judge: SupportScorer,
         threshold: float,
-        max_evidence: int = 8,
+        max_evidence: int = 5,
         max_tokens: int = 96,
         support_sentences: int = 2,
     ) -> None:
@@ -321,19 +321,21 @@ class ModelReader:
         terms = analyse(question)
         ranked = self.composer.candidates(terms, passages, query_vector)
         followers = 3 if list_of_people else 1
+        # A list reads further: the names run on in the sentences after the best ones.
+        budget = self.max_evidence + (3 if list_of_people else 0)
         by_place = {(c.passage_index, c.position): c for c in ranked}
         chosen: dict[tuple[int, int], Candidate] = {}
         # The best half of the budget's sentences bring their followers; the rest fill up.
         for rank, anchor in enumerate(ranked):
-            steps = followers + 1 if rank < self.max_evidence // 2 else 1
+            steps = followers + 1 if rank < budget // 2 else 1
             for step in range(steps):
                 place = (anchor.passage_index, anchor.position + step)
-                if place not in by_place or len(chosen) >= self.max_evidence:
+                if place not in by_place or len(chosen) >= budget:
                     continue
                 if step and list_of_people and not names_someone_new(terms, by_place[place].text):
                     continue
                 chosen.setdefault(place, by_place[place])
-            if len(chosen) >= self.max_evidence:
+            if len(chosen) >= budget:
                 break
         chosen_in_order = [chosen[place] for place in sorted(chosen)]
         return [

@@ -239,11 +239,12 @@ class Settings(BaseSettings):
         "past it the call stops and raises ModelTimeout.",
     )
     reader_evidence: int = Field(
-        default=8,
+        default=5,
         ge=2,
         le=64,
-        description="Evidence sentences a model reader is given. On a CPU each costs prefill "
-        "time (about 0.4 s on 2 cores); a GPU or a remote server can take whole passages.",
+        description="Evidence sentences a model reader is given (three more for a list of "
+        "people). On a CPU each costs prefill time (about 0.4 s on 2 cores); a GPU or a "
+        "remote server can take many more.",
     )
     answer_timeout: float = Field(
         default=180.0,
