@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conftest import Server, copy_data, start_server, stop_server
-from tests_support import article
+from tests_support import ANSWER_FIELDS, article
 
 ATTENDEES = ["Bassem Naeem", "Mousa Abu Marzouk", "Ali Bagheri Kani", "Mikhail Bogdanov"]
 UPLOAD = {"X-Newsdesk-Client": "tests"}
@@ -26,16 +26,7 @@ def test_ask_names_all_attendees_with_citations(client: httpx.Client) -> None:
     response = client.post("/ask", json={"question": "Who attended the Moscow meeting?"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {
-        "answer",
-        "refused",
-        "citations",
-        "reader",
-        "kind",
-        "support",
-        "dropped",
-        "threshold",
-    }
+    assert set(body) == ANSWER_FIELDS
     assert (body["reader"], body["kind"], body["support"], body["dropped"], body["threshold"]) == (
         "extractive",
         "list",

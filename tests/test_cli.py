@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from conftest import DEMO, Server, newsdesk_command
-from tests_support import article, write_jsonl
+from tests_support import ANSWER_FIELDS, article, write_jsonl
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,20 +35,7 @@ def test_ingest_json_summary_then_ask_json_matches_the_api(
         f"{demo_server.url}/ask", json={"question": question}, timeout=60
     ).json()
     # Same corpus (the server's also holds the seed article when ../shared exists).
-    assert (
-        set(cli_answer)
-        == set(api_answer)
-        == {
-            "answer",
-            "refused",
-            "citations",
-            "reader",
-            "kind",
-            "support",
-            "dropped",
-            "threshold",
-        }
-    )
+    assert set(cli_answer) == set(api_answer) == ANSWER_FIELDS
     assert "obscene" in cli_answer["answer"]
     plain = run("ask", question, "--data-dir", data)
     assert "obscene" in plain.stdout and "[1]" in plain.stdout

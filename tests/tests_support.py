@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+ANSWER_FIELDS = frozenset(
+    {"answer", "refused", "citations", "reader", "kind", "support", "dropped", "threshold"}
+)
+"""The keys of an answer, as POST /ask and `newsdesk ask --json` both return it."""
+
 
 def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
