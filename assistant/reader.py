@@ -185,10 +185,7 @@ class ModelReader:
     ) -> Iterator[Step]:
         kind = question_kind(question)
         terms = analyse(question)
-        # Outlets count as mentioned: "the TechCrunch article" names a source, not the text.
-        retrieved = " ".join(
-            f"{p.title} {p.source} {' '.join(p.sources)} {p.text}" for p in passages
-        )
+        retrieved = " ".join(p.named_text for p in passages)
         if not passages or subject_absent(terms, retrieved, yes_or_no=kind is Kind.POLAR):
             # The question is about someone the evidence never mentions: a fixed refusal,
             # without asking the model (it would answer about whoever the evidence names).
@@ -204,10 +201,11 @@ class ModelReader:
                 verdict = self.verdict(question, evidence)
             except ModelError as exc:
                 log.warning("reader model failed (%s); answering from the quotes instead", exc)
-            else:
-                yield from self._verdict_with_support(verdict, question, evidence, rendering)
-                yield rendering.answer(question, kind, self.name, dropped, self.threshold)
+                yield from _sentences_of(fallback)
+                yield fallback
                 return
+            yield from self._verdict_with_support(verdict, question, kind, evidence, rendering)
+            return
         try:
             for sentence in self._sentences(self.messages(question, kind, evidence)):
                 if sentence.strip().upper().startswith(INSUFFICIENT):
@@ -228,8 +226,9 @@ class ModelReader:
         if not rendering.parts:
             verdict = _split_verdict(dropped[0])[0] if dropped and kind is Kind.POLAR else ""
             if verdict:  # "Yes, <a restated premise the judge rejected>": the verdict stands
-                yield from self._verdict_with_support(verdict, question, evidence, rendering)
-                yield rendering.answer(question, kind, self.name, dropped, self.threshold)
+                yield from self._verdict_with_support(
+                    verdict, question, kind, evidence, rendering, dropped
+                )
                 return
             lead = salvage(question, kind, dropped, evidence)
             if not lead:
@@ -286,22 +285,29 @@ class ModelReader:
         return "Yes" if yes >= no else "No"
 
     def _verdict_with_support(
-        self, verdict: str, question: str, evidence: Sequence[Evidence], rendering: _Rendering
-    ) -> Iterator[str]:
-        support = self.support(question, evidence)
+        self,
+        verdict: str,
+        question: str,
+        kind: Kind,
+        evidence: Sequence[Evidence],
+        rendering: _Rendering,
+        dropped: Sequence[str] = (),
+    ) -> Iterator[Step]:
+        """`Yes [1][2].`, then the sentences that bear it out, then the whole Answer."""
+        support = self.support(evidence)
         places = list(dict.fromkeys(e.candidate.passage_index for e in support))
         yield rendering.add(Draft(f"{verdict}.", places, 1.0))
         for e in support:
             yield rendering.add(e.quoted())
+        yield rendering.answer(question, kind, self.name, list(dropped), self.threshold)
 
-    def support(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+    def support(self, evidence: Sequence[Evidence]) -> list[Evidence]:
         """The evidence sentences quoted under a Yes or No: the most relevant sentence of each
         article (a comparison of two reports needs both), in story order."""
         best: dict[str, Evidence] = {}
         for e in sorted(evidence, key=lambda e: e.candidate.score, reverse=True):
             best.setdefault(e.passage.article_id, e)
-        ranked = sorted(best.values(), key=lambda e: e.candidate.score, reverse=True)
-        chosen = ranked[: self.support_sentences]
+        chosen = list(best.values())[: self.support_sentences]  # best first, as inserted
         return sorted(chosen, key=lambda e: e.number)
 
     def evidence(

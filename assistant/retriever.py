@@ -96,11 +96,13 @@ class Retriever:
         filters = filters or Filters()
         catalog = self.store.catalog
         terms = analyse(question)
-        text = " ".join(_mentions(p) for p in passages)
+        missing = missing_names(terms, " ".join(p.named_text for p in passages))[:limit]
+        if not missing:
+            return list(passages)
         outlets = {source.lower(): source for source in catalog.known_sources()}
         added: list[ScoredPassage] = []
         have = {p.id for p in passages}
-        for name in missing_names(terms, text)[:limit]:
+        for name in missing:
             outlet = next((o for low, o in outlets.items() if low.endswith(name.lower())), None)
             source: str | None
             proper: re.Pattern[str] | None
@@ -170,10 +172,6 @@ class Retriever:
             ScoredPassage.of(passages[c], fused[c], dense_scores.get(c), lexical_scores.get(c))
             for c in ranked
         ]
-
-
-def _mentions(passage: ScoredPassage) -> str:
-    return f"{passage.title} {passage.source} {' '.join(passage.sources)} {passage.text}"
 
 
 def interleave(rankings: Sequence[Sequence[ScoredPassage]]) -> list[ScoredPassage]:

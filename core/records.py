@@ -49,6 +49,12 @@ class Passage:
     start: int
     end: int
 
+    @property
+    def named_text(self) -> str:
+        """Everything a passage names things in: its title, its outlets and its text ("the
+        TechCrunch article" names an outlet, which the text itself rarely does)."""
+        return f"{self.title} {self.source} {' '.join(self.sources)} {self.text}"
+
 
 @dataclass(frozen=True)
 class ScoredPassage(Passage):
