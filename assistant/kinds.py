@@ -26,8 +26,10 @@ _POLAR = re.compile(rf"^\s*{_AUX}\b", re.IGNORECASE)
 _POLAR_LATE = re.compile(
     rf",\s*(?:and\s+)?{_AUX}\s+(?:there|the|it|this|that|these|those|both|[A-Z'\"‘“])",
 )
+_WH = re.compile(r"^\s*(?:who|whom|whose|what|which|where|when|why|how)\b", re.IGNORECASE)
 _LIST = re.compile(
-    r"^\s*(?:who\s+(?:attended|were|are|took part|participated|met|joined|spoke|signed)\b"
+    r"^\s*(?:which\s+(?:two|three|four|five|both)\b|who\s+are\s+the\s+(?:two|three|four)\b"
+    r"|who\s+(?:attended|were|are|took part|participated|met|joined|spoke|signed)\b"
     r"|which\s+\w+(?:\s+\w+)?\s+(?:have|were|are|did)\b"
     r"|(?:list|name)\s+(?:the|all|every)\b|what\s+are\s+the\s+names\b)",
     re.IGNORECASE,
@@ -41,7 +43,8 @@ _ENTITY = re.compile(r"^\s*(?:who|whom|whose|which|where|what)\b", re.IGNORECASE
 
 
 def question_kind(question: str) -> Kind:
-    if _POLAR.match(question) or _POLAR_LATE.search(question):
+    # "Who, according to TechCrunch, is the figure ...?" has its verb late too, but asks who.
+    if _POLAR.match(question) or (_POLAR_LATE.search(question) and not _WH.match(question)):
         return Kind.POLAR
     if _LIST.match(question):
         return Kind.LIST
@@ -52,3 +55,37 @@ def question_kind(question: str) -> Kind:
     if _ENTITY.match(question):
         return Kind.ENTITY
     return Kind.OPEN
+
+
+_OPPOSITES = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("before", "after"),
+        ("earlier", "later"),
+        ("increase", "decrease"),
+        ("increased", "decreased"),
+        ("higher", "lower"),
+        ("more", "less"),
+        ("same", "different"),
+        ("positive", "negative"),
+        ("rose", "fell"),
+        ("support", "oppose"),
+        ("supported", "opposed"),
+    )
+)
+_NEGATING = ("in", "un", "dis", "non", "non-", "im", "ir", "il")
+_EITHER = re.compile(r"\b([A-Za-z][\w-]*)\s+or\s+([A-Za-z][\w-]*)\b")
+
+
+def alternatives(question: str) -> tuple[str, str] | None:
+    """The two answers a yes/no-shaped question offers instead of Yes and No: "remained
+    consistent or inconsistent?", "agree or disagree?", "before or after?". A pair counts
+    when one word negates the other by its prefix or the two are plain opposites; "Did
+    Reuters or AP report ..." offers outlets, not answers."""
+    for first, second in _EITHER.findall(question):
+        a, b = first.lower(), second.lower()
+        if frozenset((a, b)) in _OPPOSITES or any(
+            b == prefix + a or a == prefix + b for prefix in _NEGATING
+        ):
+            return first.capitalize(), second.capitalize()
+    return None

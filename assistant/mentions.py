@@ -248,6 +248,44 @@ def person(name: str) -> str | None:
     return " ".join(words)
 
 
+def fuller_names(sentence: str, texts: Sequence[str]) -> str:
+    """The sentence with each short name (one or two words) in the fullest form the texts
+    use for it: "Bankman-Fried" -> "Sam Bankman-Fried", "Vikings" -> "Minnesota Vikings".
+    A direct answer names someone as the story introduces them; the model often copies the
+    surname the story goes on to use. A fuller form is a run of capitals in the texts that
+    ends with the same words, less any title ("FTX CEO"); the most frequent wins, then the
+    longest."""
+    fuller: dict[str, str] = {}
+    for short in names(sentence):
+        parts = short.split()
+        if len(parts) > 2:
+            continue
+        counts: dict[str, int] = {}
+        for text in texts:
+            for found in names(text):
+                words = found.split()
+                if len(words) <= len(parts) or words[-len(parts) :] != parts:
+                    continue
+                for size in range(min(len(words), 4), len(parts), -1):
+                    tail = " ".join(words[-size:])
+                    if person(tail) == tail:
+                        counts[tail] = counts.get(tail, 0) + 1
+                        break
+        if counts:
+            fuller[short] = max(counts, key=lambda f: (counts[f], len(f)))
+    out = sentence
+    for short, full in sorted(fuller.items(), key=lambda item: -len(item[0])):
+        pattern = re.compile(rf"(?<![\w'’\-]){re.escape(short)}(?![\w'’\-])")
+        match = pattern.search(out)
+        if match is None:
+            continue
+        before = out[: match.start()].split()
+        if before and before[-1][:1].isupper() and before[-1].lower() not in FUNCTION_WORDS:
+            continue  # written as part of a longer name already
+        out = out[: match.start()] + full + out[match.end() :]
+    return out
+
+
 def _demonym(word: str) -> bool:
     return word.endswith(("ian", "ese", "ish", "i", "an"))
 

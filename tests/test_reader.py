@@ -41,6 +41,18 @@ INJECTION = {
 }
 
 
+FOLLOW_UP = {
+    "id": "harbour-opening",
+    "title": "Elling terminal opens",
+    "published": "2023-11-13",
+    "source": "Harbour Daily",
+    "text": (
+        "The Elling ferry terminal opened on 12 November as planned, with two ferries berthed. "
+        "Passengers praised the building, which the harbour authority said cost 14 million euros."
+    ),
+}
+
+
 def model_settings(data_dir: Path, gguf: Path) -> Settings:
     # One thread: llama.cpp slows down sharply when its threads share cores with other work.
     return Settings(data_dir=data_dir, answerer="local", local_model_file=gguf, llm_threads=1)
@@ -53,7 +65,9 @@ def seed_runtime(
     shared_file("seeds", SEED.name)
     folder = tmp_path_factory.mktemp("reader")
     runtime = Runtime(model_settings(folder / "data", local_gguf), embedder)
-    runtime.writer.ingest(load_articles([SEED, write_jsonl(folder / "n.jsonl", [INJECTION])]))
+    runtime.writer.ingest(
+        load_articles([SEED, write_jsonl(folder / "n.jsonl", [INJECTION, FOLLOW_UP])])
+    )
     yield runtime
     runtime.close()
 
@@ -230,3 +244,26 @@ def test_a_served_reader_reports_its_stages_verification_included(
     }
     assert counts["retrieval"] == counts["reader"] == 1
     assert counts["verification"] >= 1
+
+
+def test_which_report_came_first_is_decided_by_the_catalog_dates(seed_runtime: Runtime) -> None:
+    answer = seed_runtime.assistant.ask(
+        "Did Harbour Daily report the opening of the Elling ferry terminal before Coast News "
+        "reported the terminal's cost?"
+    )
+    first, dates, *_ = sentences(answer)
+    assert re.fullmatch(r"No \[\d\]\[\d\]\.", first), answer.answer
+    assert dates.startswith(
+        "Harbour Daily published its report on 13 November 2023, Coast News on 20 October 2023"
+    ), answer.answer
+    assert {c.source for c in answer.citations} == {"Harbour Daily", "Coast News"}
+    assert_every_sentence_cited(answer)
+
+
+def test_a_question_offering_two_answers_gets_one_of_them_first(seed_runtime: Runtime) -> None:
+    answer = seed_runtime.assistant.ask(
+        "Did Harbour Daily and Coast News agree or disagree on what the Elling terminal cost?"
+    )
+    assert answer.kind == "yes/no"
+    assert re.match(r"(?:Agree|Disagree) (?:\[\d+\])+\.", answer.answer), answer.answer
+    assert_every_sentence_cited(answer)

@@ -7,8 +7,10 @@ from datetime import date
 
 import pytest
 
+from assistant.chronology import decide_order
 from assistant.composer import Candidate
-from assistant.kinds import Kind
+from assistant.kinds import Kind, alternatives, question_kind
+from assistant.mentions import fuller_names
 from assistant.reader import Evidence, salvage
 from assistant.terms import analyse, subject_absent
 from core.records import ScoredPassage
@@ -97,3 +99,112 @@ def test_nothing_is_kept_from_a_dropped_sentence_whose_answer_no_evidence_holds(
     evidence = [_evidence(1, "Google spent $26.3 billion on default deals.", 0)]
     dropped = ["Epic Games, reported by TechCrunch, paid to be the default search engine."]
     assert salvage(question, Kind.ENTITY, dropped, evidence) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # The verb comes late, but the question asks who.
+        ("Who, according to TechCrunch, is the figure who was removed from OpenAI?", Kind.ENTITY),
+        ("Which two public figures were seen leaving the stadium together?", Kind.LIST),
+        ("Between the Verge report and the Wired report, was there consistency?", Kind.POLAR),
+    ],
+)
+def test_the_kind_of_answer_a_question_wants(question: str, kind: Kind) -> None:
+    assert question_kind(question) is kind
+
+
+@pytest.mark.parametrize(
+    ("question", "offered"),
+    [
+        (
+            "Has the explanation remained consistent or inconsistent?",
+            ("Consistent", "Inconsistent"),
+        ),
+        ("Did Engadget agree or disagree with Polygon's review?", ("Agree", "Disagree")),
+        ("Was it reported by Reuters before or after AP reported it?", ("Before", "After")),
+        # Two outlets are not two answers.
+        ("Did Reuters or AP report the merger first?", None),
+        ("Did Reuters report the merger?", None),
+    ],
+)
+def test_the_answers_a_yes_or_no_shaped_question_offers(
+    question: str, offered: tuple[str, str] | None
+) -> None:
+    assert alternatives(question) == offered
+
+
+def test_a_short_name_in_the_answer_is_given_as_the_story_introduces_it() -> None:
+    story = [
+        "Former FTX CEO Sam Bankman-Fried testified on Friday. Bankman-Fried said he erred.",
+        "The Minnesota Vikings won again. The Vikings have a new quarterback.",
+    ]
+    assert fuller_names("Bankman-Fried [1].", story) == "Sam Bankman-Fried [1]."
+    assert fuller_names("The Vikings.", story) == "The Minnesota Vikings."
+    # Already in full, or a name the story never gives in full: unchanged.
+    assert fuller_names("Sam Bankman-Fried and Ellison.", story) == "Sam Bankman-Fried and Ellison."
+
+
+def dated(source: str, day: date, text: str, article: str) -> ScoredPassage:
+    return ScoredPassage(article, article, "", day, source, (), "", text, 0, len(text))
+
+
+REPORTS = [
+    dated(
+        "The Verge",
+        date(2023, 12, 19),
+        "The ActivityPub protocol lets servers exchange posts; the structure is decentralised.",
+        "verge",
+    ),
+    dated(
+        "TechCrunch",
+        date(2023, 12, 18),
+        "Flipboard is integrating the ActivityPub protocol into its magazines, it said.",
+        "techcrunch",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        (
+            "Did TechCrunch report on Flipboard's integration of the ActivityPub protocol after "
+            "The Verge discussed the structure of the ActivityPub protocol?",
+            "No",
+        ),
+        (
+            "Did TechCrunch report on Flipboard's integration of the ActivityPub protocol before "
+            "The Verge discussed the structure of the ActivityPub protocol?",
+            "Yes",
+        ),
+        (
+            "Was Flipboard's ActivityPub integration reported by TechCrunch before or after "
+            "The Verge discussed the structure of the ActivityPub protocol?",
+            "Before",
+        ),
+    ],
+)
+def test_which_report_came_first_is_read_from_the_dates(question: str, verdict: str) -> None:
+    order = decide_order(question, REPORTS)
+    assert order is not None
+    assert order.verdict == verdict
+    assert (order.first, order.second) == (1, 0)
+    assert order.dates_sentence(REPORTS) == (
+        "TechCrunch published its report on 18 December 2023, The Verge on 19 December 2023"
+    )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # An event, not a second report, follows "after".
+        "Does the TechCrunch article mention Flipboard's integration after an outage?",
+        # A side the passages do not report.
+        "Did TechCrunch report on Mastodon's funding before The Verge discussed its CEO?",
+        # Both sides are one article: nothing for the dates to decide.
+        "Did The Verge discuss the ActivityPub protocol before The Verge reported the structure?",
+    ],
+)
+def test_no_order_is_decided_without_two_dated_reports(question: str) -> None:
+    assert decide_order(question, REPORTS) is None
