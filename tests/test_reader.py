@@ -22,7 +22,7 @@ from core.settings import Settings
 from index.embedder import Embedder
 from index.loaders import load_articles
 
-from conftest import SEED, needs_local_model, newsdesk_command, shared_file
+from conftest import SEED, copy_data, needs_local_model, newsdesk_command, shared_file
 from tests_support import write_jsonl
 
 pytestmark = [pytest.mark.slow, needs_local_model]
@@ -266,4 +266,21 @@ def test_a_question_offering_two_answers_gets_one_of_them_first(seed_runtime: Ru
     )
     assert answer.kind == "yes/no"
     assert re.match(r"(?:Agree|Disagree) (?:\[\d+\])+\.", answer.answer), answer.answer
+    assert_every_sentence_cited(answer)
+
+
+def test_among_other_moscow_and_gaza_stories_all_four_attendees_are_named(
+    demo_data: Path, tmp_path: Path, embedder: Embedder, local_gguf: Path
+) -> None:
+    """The seed beside the demo corpus (other Moscow and Gaza stories), where a second report
+    says outright that Bogdanov attended: every attendee is named in the direct answer."""
+    runtime = Runtime(model_settings(copy_data(demo_data, tmp_path / "data"), local_gguf), embedder)
+    try:
+        answer = runtime.assistant.ask("Who attended the Moscow meeting?")
+    finally:
+        runtime.close()
+    assert answer.reader != "extractive", f"fell back to quotes; dropped {answer.dropped}"
+    first = sentences(answer)[0]
+    for name in ("Bassem Naeem", "Abu Marzouk", "Bagheri Kani", "Bogdanov"):
+        assert name in first, f"{name} missing from the direct answer {first!r}"
     assert_every_sentence_cited(answer)
