@@ -282,7 +282,9 @@ def filters_from(args: argparse.Namespace) -> Any:
 
 
 def open_assistant(settings: Settings) -> Any:
-    if not settings.catalog_path.exists():
+    from index.database import has_catalog
+
+    if not has_catalog(settings):
         raise CliError(
             f"no index in {settings.data_dir}; run `newsdesk ingest PATH` first "
             "(or pass --data-dir)"
@@ -486,7 +488,7 @@ def watch_sources(args: argparse.Namespace, settings: Settings) -> int:
 def open_sources(settings: Settings) -> Any:
     from index.sources import SourceStore
 
-    return SourceStore(settings.catalog_path)
+    return SourceStore.open(settings)
 
 
 def run_sources_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -505,8 +507,10 @@ def run_sources_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_sources_list(args: argparse.Namespace, settings: Settings) -> int:
+    from index.database import has_catalog
+
     listed: list[dict[str, Any]] = []
-    if settings.catalog_path.exists():  # listing never creates a data directory
+    if has_catalog(settings):  # listing never creates a data directory
         store = open_sources(settings)
         try:
             listed = [s.as_dict() for s in store.all()]
@@ -543,10 +547,12 @@ def run_sources_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.catalog_path.exists():
+    from index.database import has_catalog
+
+    if not has_catalog(settings):
         raise CliError(f"no index in {settings.data_dir}; nothing to reindex")
     from index.embedder import EmbedderError
-    from index.lock import WriteLock
+    from index.lock import write_lock
     from index.owner import ServerBusy, ServerLock
     from index.store import Store
     from index.writer import IndexWriter
@@ -557,7 +563,7 @@ def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
     except ServerBusy as exc:
         raise CliError(f"{exc}; stop it before reindexing") from None
     runtime = open_runtime(settings)
-    lock = WriteLock(settings.lock_path)
+    lock = write_lock(settings)
     with server_lock, lock:
         try:
             store = Store.open(settings, runtime.embedder, reindexing=True)
@@ -584,12 +590,17 @@ def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    from index.catalog import Catalog
+    from index.catalog import open_catalog
+    from index.database import has_catalog
 
-    if not settings.catalog_path.exists():
+    if not has_catalog(settings):
         print(json.dumps({"data_dir": str(settings.data_dir), "articles": 0, "passages": 0}))
         return 0
-    counts = Catalog(settings.catalog_path).counts()
+    catalog = open_catalog(settings)
+    try:
+        counts = catalog.counts()
+    finally:
+        catalog.close()
     print(json.dumps({"data_dir": str(settings.data_dir), **counts}))
     return 0
 

@@ -17,7 +17,7 @@ import pytest
 
 from assistant.runtime import Runtime
 from core.settings import Settings
-from index.catalog import Catalog
+from index.catalog import open_catalog
 from index.embedder import Embedder
 from index.migrations import ARTICLES, STEPS
 from index.poller import Poller
@@ -317,9 +317,10 @@ def test_an_old_catalog_gains_the_sources_table_and_keeps_its_articles(tmp_path:
     )
     old.commit()
     old.close()
-    store = SourceStore(path)
+    settings = Settings(data_dir=tmp_path)
+    store = SourceStore.open(settings)
     store.add("https://news.example/feed.xml", "News", "1h")
-    catalog = Catalog(path)
+    catalog = open_catalog(settings)
     assert catalog.get("a1") is not None and catalog.get("a1").title == "Old story"  # type: ignore[union-attr]
     assert [s.url for s in store.all()] == ["https://news.example/feed.xml"]
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
@@ -482,7 +483,7 @@ def test_watch_sources_polls_on_schedule_until_stopped(tmp_path: Path, site: Sit
     import signal
 
     data = tmp_path / "data"
-    store = SourceStore(data / "catalog.sqlite3")
+    store = SourceStore.open(Settings(data_dir=data))
     store.add(publish(site, "/feed.rss", STORIES), "The Harbour Gazette")
     store.close()
     log = (tmp_path / "watch.log").open("w")
@@ -495,7 +496,7 @@ def test_watch_sources_polls_on_schedule_until_stopped(tmp_path: Path, site: Sit
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            catalog = Catalog(data / "catalog.sqlite3")
+            catalog = open_catalog(Settings(data_dir=data))
             count = catalog.counts()["articles"]
             catalog.close()
             if count == 3:
