@@ -30,13 +30,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = args.data_dir
+    from pydantic import ValidationError
+
+    from index.database import is_storage_fault
+
     try:
         settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"NEWSDESK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        print(f"newsdesk: error: bad setting: {problems}", file=sys.stderr)
+        return 2
+    try:
         code: int = args.run(args, settings)
         return code
     except CliError as exc:
         print(f"newsdesk: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not is_storage_fault(exc):
+            raise
+        # The catalog's database down or unreachable (or a damaged file): say so, no traceback.
+        print(f"newsdesk: error: the index cannot be read or written: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("newsdesk: interrupted", file=sys.stderr)
         return 130

@@ -326,6 +326,9 @@ class PostgresServer:
         return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
     def start(self) -> None:
+        """Starts the cluster, unless it runs already."""
+        if self._run("pg_ctl", "-D", str(self.folder / "db"), "status").returncode == 0:
+            return
         options = (
             f"-k {self.folder} -p {self.port} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "

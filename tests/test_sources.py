@@ -23,7 +23,14 @@ from index.migrations import ARTICLES, STEPS
 from index.poller import Poller
 from index.sources import SourceStore
 
-from conftest import Server, newsdesk_command, run_newsdesk, start_server, stop_server
+from conftest import (
+    Server,
+    newsdesk_command,
+    on_engine,
+    run_newsdesk,
+    start_server,
+    stop_server,
+)
 from feedsite import RSS, Site, Story, page, publish, serve_site
 
 STORIES = [
@@ -88,9 +95,17 @@ def quick(tmp_path: Path, **extra: Any) -> Settings:
     return Settings(**values)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_engine(request: pytest.FixtureRequest) -> str:
+    """Sources live in the catalog's database: SQLite, or a real PostgreSQL."""
+    return str(request.param)
+
+
 @pytest.fixture
-def feed_runtime(tmp_path: Path, embedder: Embedder) -> Iterator[Runtime]:
-    opened = Runtime(quick(tmp_path), embedder)
+def feed_runtime(
+    tmp_path: Path, embedder: Embedder, catalog_engine: str, request: pytest.FixtureRequest
+) -> Iterator[Runtime]:
+    opened = Runtime(on_engine(quick(tmp_path), catalog_engine, request), embedder)
     yield opened
     opened.close()
 
@@ -124,10 +139,8 @@ def test_a_feed_is_followed_through_new_entries_edits_and_304s(
             # The page's text, not the feed's one-line teaser; no navigation or footer.
             assert story.body.split("\n\n")[1] in article.text
             assert "All rights reserved" not in article.text
-        bylines = sqlite3.connect(feed_runtime.settings.catalog_path).execute(
-            "SELECT byline FROM source_entries ORDER BY link"
-        )
-        assert [row[0] for row in bylines] == ["Marta Vensel", "Ana Ruiz", "Ana Ruiz"]
+        bylines = feed_runtime.sources.db.rows("SELECT byline FROM source_entries ORDER BY link")
+        assert [row["byline"] for row in bylines] == ["Marta Vensel", "Ana Ruiz", "Ana Ruiz"]
 
         # Nothing new: the feed answers 304, no page is fetched, nothing is embedded.
         requests_before = len(site.log)
