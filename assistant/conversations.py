@@ -26,31 +26,10 @@ from typing import Any, Literal
 from core.records import Citation
 from core.settings import Settings
 from index.database import Database, PostgresDatabase, Row, SqliteDatabase
+from index.migrations import CONVERSATIONS
 
 Role = Literal["user", "assistant"]
 _ID = re.compile(r"^[0-9a-f]{32}$")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id          TEXT PRIMARY KEY,
-    title       TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
-    updated_at  TEXT NOT NULL,
-    token_hash  TEXT
-);
-CREATE TABLE IF NOT EXISTS turns (
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    position        INTEGER NOT NULL,
-    role            TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-    text            TEXT NOT NULL,
-    question        TEXT,
-    citations       TEXT NOT NULL DEFAULT '[]',
-    refused         INTEGER NOT NULL DEFAULT 0,
-    created_at      TEXT NOT NULL,
-    PRIMARY KEY (conversation_id, position)
-);
-CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations(updated_at);
-"""
 
 
 class UnknownConversation(LookupError):
@@ -140,7 +119,7 @@ class Conversation:
 
 def create_schema(db: sqlite3.Connection) -> None:
     """The SQLite file's tables (PostgreSQL's come with the catalog's, index.migrations)."""
-    db.executescript(SCHEMA)
+    db.executescript(CONVERSATIONS)
     columns = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
     if "token_hash" not in columns:
         # Conversations stored before tokens existed have none: only the API key opens them.

@@ -61,6 +61,36 @@ class Database(ABC):
     change it in turn ("" in SQLite, whose writers take turns on the whole file)."""
     integrity_errors: tuple[type[Exception], ...]
 
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._guard = threading.Lock()
+
+    @abstractmethod
+    def _connect(self) -> Any:
+        """A new connection, set up for this database."""
+
+    def _is_open(self, connection: Any) -> bool:
+        return True
+
+    @property
+    def _db(self) -> Any:
+        """This thread's connection (a new one when it has none, or its old one was lost)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None or not self._is_open(connection):
+            connection = self._connect()
+            self._local.connection = connection
+            with self._guard:
+                self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._guard:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
     @abstractmethod
     def execute(self, sql: str, params: Params = ()) -> Any:
         """A cursor (with fetchone, fetchall, rowcount) over a query with `?` parameters."""
@@ -72,9 +102,6 @@ class Database(ABC):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together or not at all."""
-
-    @abstractmethod
-    def close(self) -> None: ...
 
     def rows(self, sql: str, params: Params = ()) -> list[Row]:
         return list(self.execute(sql, params).fetchall())
@@ -103,27 +130,19 @@ class SqliteDatabase(Database):
         setup: Callable[[sqlite3.Connection], object] = migrate,
         pragmas: Sequence[str] = (),
     ) -> None:
+        super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.where = str(path)
         self._timeout = timeout
         self._pragmas = ("journal_mode=WAL", "synchronous=NORMAL", *pragmas)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
         setup(self._db)
 
-    @property
-    def _db(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, timeout=self._timeout, check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            for pragma in self._pragmas:
-                connection.execute(f"PRAGMA {pragma}")
-            self._local.connection = connection
-            with self._guard:
-                self._connections.append(connection)
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=self._timeout, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        for pragma in self._pragmas:
+            connection.execute(f"PRAGMA {pragma}")
         return connection
 
     def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
@@ -136,13 +155,6 @@ class SqliteDatabase(Database):
     def transaction(self) -> Iterator[None]:
         with self._db:
             yield
-
-    def close(self) -> None:
-        with self._guard:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
 
 
 class PostgresDatabase(Database):
@@ -157,13 +169,11 @@ class PostgresDatabase(Database):
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
         import psycopg
 
+        super().__init__()
         self.url = url
         self.where = postgres_where(url)
         self.integrity_errors = (psycopg.IntegrityError,)
         self._connect_timeout = connect_timeout
-        self._local = threading.local()
-        self._connections: list[Any] = []
-        self._guard = threading.Lock()
         migrate_postgres(self._db)
 
     def _connect(self) -> Any:
@@ -178,15 +188,8 @@ class PostgresDatabase(Database):
             application_name="newsdesk",
         )
 
-    @property
-    def _db(self) -> Any:
-        connection = getattr(self._local, "connection", None)
-        if connection is None or connection.closed:
-            connection = self._connect()
-            self._local.connection = connection
-            with self._guard:
-                self._connections.append(connection)
-        return connection
+    def _is_open(self, connection: Any) -> bool:
+        return not connection.closed
 
     def _retrying(self, action: Callable[[Any], Any]) -> Any:
         """`action` on this thread's connection; once more on a new connection when the old
@@ -225,13 +228,6 @@ class PostgresDatabase(Database):
                     raise
                 stack.enter_context(self._db.transaction())  # BEGIN on a new connection
             yield
-
-    def close(self) -> None:
-        with self._guard:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
 
 
 def open_database(settings: Settings) -> Database:

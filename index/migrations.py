@@ -177,7 +177,7 @@ CREATE TABLE IF NOT EXISTS source_entries (
 );
 """
 
-PG_CONVERSATIONS = """
+CONVERSATIONS = """
 CREATE TABLE IF NOT EXISTS conversations (
     id          TEXT PRIMARY KEY,
     title       TEXT NOT NULL,
@@ -198,10 +198,10 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations(updated_at);
 """
-"""In PostgreSQL the conversations share the catalog's database (in SQLite they have a file
-of their own, assistant.conversations)."""
+"""The conversations' tables, the same on both engines: in SQLite a file of their own
+(assistant.conversations), in PostgreSQL beside the catalog's."""
 
-PG_STEPS: tuple[str, ...] = (PG_ARTICLES, PG_SOURCES, META, PG_CONVERSATIONS)
+PG_STEPS: tuple[str, ...] = (PG_ARTICLES, PG_SOURCES, META, CONVERSATIONS)
 """Step n (from 1) brings a database to newsdesk_schema.version n."""
 
 PG_MIGRATION_LOCK = 0x6E65_7773_6D69_6772

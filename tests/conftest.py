@@ -346,13 +346,6 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.folder / "db"), "-m", "fast", "-w", "stop")
 
 
-def postgres_unavailable(reason: str) -> NoReturn:
-    message = f"PostgreSQL tests need {reason}"
-    if in_ci():
-        pytest.fail(message + " (CI=true, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """Debian's PostgreSQL, started once per session and stopped at the end. The cluster
@@ -360,11 +353,11 @@ def postgres() -> Iterator[PostgresServer]:
     tmp dirs do not allow)."""
     binaries = postgres_binaries()
     if binaries is None:
-        postgres_unavailable("Debian's postgresql package: apt-get install -y postgresql")
+        unavailable("Debian's postgresql package: apt-get install -y postgresql", "PostgreSQL")
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        postgres_unavailable("psycopg: pip install -e .")
+        unavailable("psycopg: pip install -e .", "PostgreSQL")
     import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix="newsdesk-pg-"))
@@ -377,12 +370,12 @@ def postgres() -> Iterator[PostgresServer]:
     )  # fmt: skip
     if made.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
-        postgres_unavailable(f"initdb to work: {made.stderr.strip() or made.stdout.strip()}")
+        unavailable(f"initdb to work: {made.stderr.strip() or made.stdout.strip()}", "PostgreSQL")
     try:
         server.start()
     except RuntimeError as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        postgres_unavailable(f"the server to start: {exc}")
+        unavailable(f"the server to start: {exc}", "PostgreSQL")
     try:
         yield server
     finally:
@@ -427,8 +420,8 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def unavailable(reason: str) -> NoReturn:
-    message = f"browser tests need {reason}"
+def unavailable(reason: str, tests: str = "browser") -> NoReturn:
+    message = f"{tests} tests need {reason}"
     if in_ci():
         pytest.fail(message + " (CI=true, so this is a failure, not a skip)", pytrace=False)
     pytest.skip(message)
