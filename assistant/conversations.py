@@ -130,22 +130,23 @@ def create_schema(db: sqlite3.Connection) -> None:
 def open_conversations(settings: Settings) -> ConversationStore:
     """In the catalog's PostgreSQL database when settings name one, else in their own file."""
     if settings.database_url:
-        return ConversationStore(PostgresDatabase(settings.database_url))
+        return ConversationStore(PostgresDatabase(settings.database_url, per_thread=False))
     return ConversationStore(
         SqliteDatabase(
             settings.conversations_path,
             timeout=30,
             setup=create_schema,
             pragmas=("foreign_keys=ON",),
+            per_thread=False,
         )
     )
 
 
 class ConversationStore:
-    """Operations behind one lock: each is a few rows, so serialising them costs nothing and
-    rules out SQLite's "database is locked" between the server's threads. Between processes
-    (several workers, several hosts) the database takes turns: a turn is appended with the
-    conversation's row locked where the engine locks rows."""
+    """One connection behind one lock: each operation is a few rows, so serialising them
+    costs nothing and rules out SQLite's "database is locked" between the server's threads.
+    Between processes (several workers, several hosts) the database takes turns: a turn is
+    appended with the conversation's row locked where the engine locks rows."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -61,8 +62,12 @@ class Database(ABC):
     change it in turn ("" in SQLite, whose writers take turns on the whole file)."""
     integrity_errors: tuple[type[Exception], ...]
 
-    def __init__(self) -> None:
-        self._local = threading.local()
+    def __init__(self, *, per_thread: bool = True) -> None:
+        """`per_thread=False`: one connection for every thread, for a caller that serialises
+        its use of the database itself (the conversation store), so it holds one, not one
+        per serving thread."""
+        self._per_thread = per_thread
+        self._local = self._holder()
         self._connections: list[Any] = []
         self._guard = threading.Lock()
 
@@ -89,7 +94,10 @@ class Database(ABC):
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
-        self._local = threading.local()
+        self._local = self._holder()
+
+    def _holder(self) -> Any:
+        return threading.local() if self._per_thread else SimpleNamespace()
 
     @abstractmethod
     def execute(self, sql: str, params: Params = ()) -> Any:
@@ -129,8 +137,9 @@ class SqliteDatabase(Database):
         timeout: float = 60,
         setup: Callable[[sqlite3.Connection], object] = migrate,
         pragmas: Sequence[str] = (),
+        per_thread: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(per_thread=per_thread)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.where = str(path)
@@ -166,10 +175,10 @@ class PostgresDatabase(Database):
 
     for_update = " FOR UPDATE"
 
-    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, *, connect_timeout: int = 10, per_thread: bool = True) -> None:
         import psycopg
 
-        super().__init__()
+        super().__init__(per_thread=per_thread)
         self.url = url
         self.where = postgres_where(url)
         self.integrity_errors = (psycopg.IntegrityError,)

@@ -18,9 +18,11 @@ from eval.datasets import articles_as_records, realtimeqa_pages, write_jsonl
 from index.catalog import open_catalog
 from index.database import is_storage_fault
 from index.embedder import Embedder
+from index.lock import AdvisoryLock, LockTimeout, write_lock
 from index.store import Store
 
 from conftest import (
+    PostgresServer,
     Server,
     copy_data,
     newsdesk_command,
@@ -234,3 +236,23 @@ def test_two_writers_queue_on_the_lock(tmp_path: Path, settings: Settings) -> No
     results = [r.communicate(timeout=600) for r in runs]
     assert all(r.returncode == 0 for r in runs), results
     assert ready_count(Path(data), settings.database_url) == 40
+
+
+def test_writers_on_two_hosts_queue_on_the_databases_advisory_lock(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """Two hosts (two data directories) sharing one PostgreSQL catalog: a file lock could not
+    keep them apart, the database's advisory lock does; a holder that dies frees it."""
+    url = postgres.new_database()
+    host_a = write_lock(Settings(data_dir=tmp_path / "a", database_url=url))
+    host_b = write_lock(Settings(data_dir=tmp_path / "b", database_url=url), timeout=0.3)
+    busy = r"writing to the catalog in PostgreSQL at 127\.0\.0\.1"
+    with host_a, pytest.raises(LockTimeout, match=busy):
+        host_b.acquire()
+    with host_b:  # released: the other host may write now
+        pass
+    host_a.acquire()
+    assert isinstance(host_a, AdvisoryLock)
+    host_a._connection.close()  # as if host A died holding it: the server drops its lock
+    with host_b:
+        pass
