@@ -22,6 +22,7 @@ from assistant.llm.base import ChatModel
 from assistant.llm.factory import open_model
 from core.settings import Settings
 from core.telemetry import NullRecorder, Recorder
+from index.database import is_storage_fault
 from index.embedder import Embedder
 from index.fetch import Fetcher
 from index.ingester import Ingester, RemoteNotice
@@ -104,7 +105,11 @@ class Runtime:
                 while not stop.is_set():
                     try:
                         lock.acquire()
-                    except LockTimeout:  # a `watch --sources` polls: wait for it to end
+                    except Exception as exc:
+                        # A `watch --sources` polls (wait for it to end), or the database
+                        # holding the lock is down (try again at the next tick).
+                        if not isinstance(exc, LockTimeout) and not is_storage_fault(exc):
+                            raise
                         stop.wait(self.settings.poll_tick)
                         continue
                     try:
