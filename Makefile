@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test check lint typecheck browser bench clean
+.PHONY: install demo test check lint typecheck browser postgres bench clean
 
 # torch first and pinned: a bare requirement pulls a multi-GB CUDA build.
 # The `local` extra (the in-process reader model) brings llama-cpp-python, which has no wheel
@@ -31,6 +31,13 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's PostgreSQL for the store tests on PostgreSQL: they start a cluster of their own
+# in a temp dir on a loopback port (as the `postgres` user the package creates).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,7 +47,7 @@ typecheck: install
 
 check: lint typecheck
 
-test: install browser check
+test: install browser postgres check
 	$(BIN)/pytest
 
 bench: install

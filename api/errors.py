@@ -51,9 +51,11 @@ def install(app: FastAPI) -> None:
         log.error("storage fault on %s %s: %r", request.method, request.url.path, exc)
         return JSONResponse(status_code=503, content={"detail": storage_detail(exc)})
 
+    import psycopg
     from chromadb.errors import ChromaError
 
     app.add_exception_handler(sqlite3.Error, storage_fault)
+    app.add_exception_handler(psycopg.Error, storage_fault)  # the catalog in PostgreSQL
     app.add_exception_handler(ChromaError, storage_fault)
 
     @app.exception_handler(Exception)

@@ -1,7 +1,10 @@
-"""Conversation history that survives a restart, in its own SQLite file beside the index.
+"""Conversation history that survives a restart: in its own SQLite file beside the index, or
+in the catalog's PostgreSQL database when there is one (so every host sees every
+conversation).
 
-Kept apart from the article catalog so that chat traffic never contends with ingestion for the
-catalog's write lock, and so deleting every conversation is deleting one file.
+The SQLite file is kept apart from the article catalog so that chat traffic never contends
+with ingestion for the catalog's write lock, and so deleting every conversation is deleting
+one file. PostgreSQL locks rows, not files, so there they share the database.
 """
 
 from __future__ import annotations
@@ -18,35 +21,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from core.records import Citation
+from core.settings import Settings
+from index.database import Database, PostgresDatabase, Row, SqliteDatabase
+from index.migrations import CONVERSATIONS
 
 Role = Literal["user", "assistant"]
 _ID = re.compile(r"^[0-9a-f]{32}$")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id          TEXT PRIMARY KEY,
-    title       TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
-    updated_at  TEXT NOT NULL,
-    token_hash  TEXT
-);
-CREATE TABLE IF NOT EXISTS turns (
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    position        INTEGER NOT NULL,
-    role            TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-    text            TEXT NOT NULL,
-    question        TEXT,
-    citations       TEXT NOT NULL DEFAULT '[]',
-    refused         INTEGER NOT NULL DEFAULT 0,
-    created_at      TEXT NOT NULL,
-    PRIMARY KEY (conversation_id, position)
-);
-CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations(updated_at);
-"""
 
 
 class UnknownConversation(LookupError):
@@ -134,40 +117,55 @@ class Conversation:
         }
 
 
-class ConversationStore:
-    """One connection behind a lock: every operation is a few rows, so serialising them costs
-    nothing and rules out SQLite's "database is locked" between the server's threads."""
+def create_schema(db: sqlite3.Connection) -> None:
+    """The SQLite file's tables (PostgreSQL's come with the catalog's, index.migrations)."""
+    db.executescript(CONVERSATIONS)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
+    if "token_hash" not in columns:
+        # Conversations stored before tokens existed have none: only the API key opens them.
+        db.execute("ALTER TABLE conversations ADD COLUMN token_hash TEXT")
+    db.commit()
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+
+def open_conversations(settings: Settings) -> ConversationStore:
+    """In the catalog's PostgreSQL database when settings name one, else in their own file."""
+    if settings.database_url:
+        return ConversationStore(PostgresDatabase(settings.database_url, per_thread=False))
+    return ConversationStore(
+        SqliteDatabase(
+            settings.conversations_path,
+            timeout=30,
+            setup=create_schema,
+            pragmas=("foreign_keys=ON",),
+            per_thread=False,
+        )
+    )
+
+
+class ConversationStore:
+    """One connection behind one lock: each operation is a few rows, so serialising them
+    costs nothing and rules out SQLite's "database is locked" between the server's threads.
+    Between processes (several workers, several hosts) the database takes turns: a turn is
+    appended with the conversation's row locked where the engine locks rows."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(conversations)")}
-        if "token_hash" not in columns:
-            # Conversations stored before tokens existed have none: only the API key opens them.
-            self._db.execute("ALTER TABLE conversations ADD COLUMN token_hash TEXT")
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self.db.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._db:
-            yield self._db
+    def _transaction(self) -> Iterator[Database]:
+        with self._lock, self.db.transaction():
+            yield self.db
 
     def exists(self, conversation_id: str) -> bool:
         if not is_conversation_id(conversation_id):
             return False
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
+            row = db.one("SELECT 1 AS known FROM conversations WHERE id = ?", (conversation_id,))
         return row is not None
 
     def holds(self, conversation_id: str, token: str) -> bool:
@@ -175,9 +173,7 @@ class ConversationStore:
         if not is_conversation_id(conversation_id):
             return False
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT token_hash FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
+            row = db.one("SELECT token_hash FROM conversations WHERE id = ?", (conversation_id,))
         stored = row["token_hash"] if row is not None else None
         return stored is not None and hmac.compare_digest(stored, token_hash(token))
 
@@ -185,15 +181,13 @@ class ConversationStore:
         if not is_conversation_id(conversation_id):
             raise UnknownConversation(conversation_id)
         with self._transaction() as db:
-            head = db.execute(
-                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
+            head = db.one("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
             if head is None:
                 raise UnknownConversation(conversation_id)
-            rows = db.execute(
+            rows = db.rows(
                 "SELECT * FROM turns WHERE conversation_id = ? ORDER BY position",
                 (conversation_id,),
-            ).fetchall()
+            )
         return Conversation(
             id=head["id"],
             title=head["title"],
@@ -208,16 +202,14 @@ class ConversationStore:
             raise UnknownConversation(conversation_id)
         with self._transaction() as db:
             if (
-                db.execute(
-                    "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-                ).fetchone()
+                db.one("SELECT 1 AS known FROM conversations WHERE id = ?", (conversation_id,))
                 is None
             ):
                 raise UnknownConversation(conversation_id)
-            rows = db.execute(
+            rows = db.rows(
                 "SELECT * FROM turns WHERE conversation_id = ? ORDER BY position DESC LIMIT ?",
                 (conversation_id, limit),
-            ).fetchall()
+            )
         return [_turn(r) for r in reversed(rows)]
 
     def append(
@@ -237,23 +229,26 @@ class ConversationStore:
             raise UnknownConversation(conversation_id)
         stamp = now().isoformat()
         with self._transaction() as db:
-            known = db.execute(
-                "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
+            known = db.one(
+                f"SELECT 1 AS known FROM conversations WHERE id = ?{db.for_update}",
+                (conversation_id,),
+            )
             if known is None:
                 if not create:
                     raise UnknownConversation(conversation_id)
                 title = _title(turns[0].text) if turns else ""
-                db.execute(
+                db.run(
                     "INSERT INTO conversations (id, title, created_at, updated_at, token_hash) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (conversation_id, title, stamp, stamp, token and token_hash(token)),
                 )
-            (position,) = db.execute(
-                "SELECT COALESCE(MAX(position), -1) + 1 FROM turns WHERE conversation_id = ?",
+            last = db.one(
+                "SELECT COALESCE(MAX(position), -1) + 1 AS next FROM turns "
+                "WHERE conversation_id = ?",
                 (conversation_id,),
-            ).fetchone()
-            db.executemany(
+            )
+            position = int(last["next"]) if last else 0
+            db.many(
                 "INSERT INTO turns (conversation_id, position, role, text, question, citations,"
                 " refused, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -270,25 +265,25 @@ class ConversationStore:
                     for offset, t in enumerate(turns)
                 ],
             )
-            db.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (stamp, conversation_id)
-            )
+            db.run("UPDATE conversations SET updated_at = ? WHERE id = ?", (stamp, conversation_id))
 
     def list(
         self, limit: int = 50, offset: int = 0, tokens: Sequence[str] | None = None
     ) -> list[ConversationSummary]:
         """Most recently active first; with `tokens`, only the conversations they open."""
         where, args = "", list[Any]()
+        if tokens is not None and not tokens:
+            return []
         if tokens is not None:
             where = f"WHERE c.token_hash IN ({','.join('?' * len(tokens))}) "
             args = [token_hash(t) for t in tokens]
         with self._transaction() as db:
-            rows = db.execute(
+            rows = db.rows(
                 "SELECT c.*, (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id) AS n "
                 f"FROM conversations c {where}"
                 "ORDER BY c.updated_at DESC, c.id LIMIT ? OFFSET ?",
                 (*args, limit, offset),
-            ).fetchall()
+            )
         return [
             ConversationSummary(
                 id=r["id"],
@@ -304,9 +299,9 @@ class ConversationStore:
         if not is_conversation_id(conversation_id):
             return False
         with self._transaction() as db:
-            db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,))
-            cursor = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-        return cursor.rowcount > 0
+            db.run("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,))
+            gone = db.run("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        return gone > 0
 
 
 def _title(text: str, limit: int = 80) -> str:
@@ -314,7 +309,7 @@ def _title(text: str, limit: int = 80) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def _turn(row: sqlite3.Row) -> Turn:
+def _turn(row: Row) -> Turn:
     return Turn(
         role=row["role"],
         text=row["text"],

@@ -15,17 +15,18 @@ from functools import cached_property
 
 from assistant.answering import Assistant
 from assistant.chat import Chat
-from assistant.conversations import ConversationStore
+from assistant.conversations import ConversationStore, open_conversations
 from assistant.followup import RuleRewriter
 from assistant.judge.support import CombinedScorer, default_scorer
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import open_model
 from core.settings import Settings
 from core.telemetry import NullRecorder, Recorder
+from index.database import is_storage_fault
 from index.embedder import Embedder
 from index.fetch import Fetcher
 from index.ingester import Ingester, RemoteNotice
-from index.lock import LockTimeout, WriteLock
+from index.lock import LockTimeout, WriteLock, poll_lock, write_lock
 from index.poller import Poller, PollReport, Sink
 from index.sources import SourceStore
 from index.store import Consistency, Store, VectorsMissing
@@ -61,7 +62,7 @@ class Runtime:
 
     @cached_property
     def lock(self) -> WriteLock:
-        return WriteLock(self.settings.lock_path)
+        return write_lock(self.settings)
 
     @cached_property
     def writer(self) -> IndexWriter:
@@ -75,8 +76,8 @@ class Runtime:
 
     @cached_property
     def sources(self) -> SourceStore:
-        """The followed feeds, kept in the catalog file."""
-        return SourceStore(self.settings.catalog_path)
+        """The followed feeds, kept in the catalog's database."""
+        return SourceStore.open(self.settings)
 
     def poller(self, sink: Sink) -> Poller:
         """Polls the sources into `sink`: the writer in the process that owns the store, an
@@ -85,7 +86,7 @@ class Runtime:
 
     def poll_lock(self) -> WriteLock:
         """Taken without waiting (LockTimeout when another process polls on schedule)."""
-        return WriteLock(self.settings.poll_lock_path, timeout=0)
+        return poll_lock(self.settings)
 
     def start_polling(self) -> None:
         """The server's background poller (NEWSDESK_POLL=1): one thread that polls each source
@@ -104,7 +105,11 @@ class Runtime:
                 while not stop.is_set():
                     try:
                         lock.acquire()
-                    except LockTimeout:  # a `watch --sources` polls: wait for it to end
+                    except Exception as exc:
+                        # A `watch --sources` polls (wait for it to end), or the database
+                        # holding the lock is down (try again at the next tick).
+                        if not isinstance(exc, LockTimeout) and not is_storage_fault(exc):
+                            raise
                         stop.wait(self.settings.poll_tick)
                         continue
                     try:
@@ -153,7 +158,7 @@ class Runtime:
 
     @cached_property
     def conversations(self) -> ConversationStore:
-        return ConversationStore(self.settings.conversations_path)
+        return open_conversations(self.settings)
 
     @cached_property
     def chat(self) -> Chat:

@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         "Authorization header, for a server or proxy that requires one.",
     )
     chroma_ssl: bool = Field(default=False, description="Reach the Chroma server over HTTPS.")
+    database_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="postgresql://user[:password]@host[:port]/database: keep the catalog, its "
+        "lexical index, the feed sources and the conversations in PostgreSQL, shared by every "
+        "host, with its advisory lock as the one-writer lock. Unset: SQLite files in data_dir.",
+    )
 
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
     candidates: int = Field(default=30, ge=1, le=200)
@@ -284,6 +291,19 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part for part in (p.strip() for p in text.split(",")) if part]
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        """A typo in the scheme would otherwise surface as a driver error on first use."""
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "must be a PostgreSQL URL, postgresql://user@host:port/database "
+                "(unset it to keep the catalog in SQLite in the data directory)"
+            )
+        return value.strip()
 
     @field_validator("cors_origins")
     @classmethod

@@ -1,4 +1,4 @@
-"""The article catalog and lexical index, one SQLite file beside Chroma.
+"""The article catalog and lexical index, in SQLite beside Chroma or in PostgreSQL.
 
 The catalog remembers each article's content hash (so a re-ingest embeds only what changed)
 and its state: `pending` while its vectors are being written, `ready` once Chroma holds all of
@@ -6,22 +6,30 @@ them. An ingest killed mid-way leaves `pending` rows that the next run redoes, a
 cite `ready` articles, so nobody sees half an article. The FTS5 table holds the same passages
 for BM25 search and is written in the same transaction that marks an article ready, so the
 lexical index can never drift from the catalog.
+
+`Catalog` is the one interface the writer, the retriever and the API use; its queries run on
+either database (index.database). The engines differ only in the lexical half: FTS5 ranked by
+BM25 in SQLite (`SqliteCatalog`), a tsvector column with a GIN index ranked by `ts_rank_cd` in
+PostgreSQL (`PostgresCatalog`). Hybrid fusion uses ranks, not scores, so the two rankings
+serve it alike.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from core.articles import Article
 from core.records import Passage
+from core.settings import Settings
 from core.words import STOPWORDS
 from index.chunking import Chunk
-from index.migrations import CatalogFile
+from index.database import Database, PostgresDatabase, Row, SqliteDatabase, open_database
 
 
 @dataclass(frozen=True)
@@ -39,34 +47,42 @@ class CatalogEntry:
     indexed_at: str
 
 
-class Catalog(CatalogFile):
+class Catalog(ABC):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def where(self) -> str:
+        return self.db.where
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._db:
-            yield self._db
+    def transaction(self) -> Iterator[None]:
+        with self.db.transaction():
+            yield
+
+    def close(self) -> None:
+        self.db.close()
 
     # --- reads -------------------------------------------------------------------------
     def get(self, article_id: str) -> CatalogEntry | None:
-        row = self._db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        row = self.db.one("SELECT * FROM articles WHERE id = ?", (article_id,))
         return _entry(row) if row else None
 
     def entries(self) -> dict[str, CatalogEntry]:
-        return {row["id"]: _entry(row) for row in self._db.execute("SELECT * FROM articles")}
+        return {row["id"]: _entry(row) for row in self.db.rows("SELECT * FROM articles")}
 
     def by_fingerprint(self, fingerprint: str) -> CatalogEntry | None:
-        row = self._db.execute(
-            "SELECT * FROM articles WHERE fingerprint = ? LIMIT 1", (fingerprint,)
-        ).fetchone()
+        row = self.db.one("SELECT * FROM articles WHERE fingerprint = ? LIMIT 1", (fingerprint,))
         return _entry(row) if row else None
 
     def unfinished(self) -> list[CatalogEntry]:
         """Articles a killed run left half-written or half-deleted."""
-        rows = self._db.execute("SELECT * FROM articles WHERE state != 'ready'")
+        rows = self.db.rows("SELECT * FROM articles WHERE state != 'ready'")
         return [_entry(row) for row in rows]
 
     def article(self, article_id: str) -> Article | None:
         """The stored article itself, so unfinished work can be redone without its file."""
-        row = self._db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        row = self.db.one("SELECT * FROM articles WHERE id = ?", (article_id,))
         if row is None:
             return None
         return Article(
@@ -80,10 +96,12 @@ class Catalog(CatalogFile):
         )
 
     def counts(self) -> dict[str, int]:
-        articles, chunks = self._db.execute(
-            "SELECT count(*), coalesce(sum(n_chunks), 0) FROM articles WHERE state = 'ready'"
-        ).fetchone()
-        return {"articles": int(articles), "passages": int(chunks)}
+        row = self.db.one(
+            "SELECT count(*) AS articles, coalesce(sum(n_chunks), 0) AS passages "
+            "FROM articles WHERE state = 'ready'"
+        )
+        assert row is not None
+        return {"articles": int(row["articles"]), "passages": int(row["passages"])}
 
     def page(
         self,
@@ -96,28 +114,28 @@ class Catalog(CatalogFile):
     ) -> tuple[int, list[CatalogEntry]]:
         where, params = _filters(source, after, before, prefix="AND")
         where = f"WHERE a.state = 'ready' {where}"
-        total = self._db.execute(f"SELECT count(*) FROM articles a {where}", params).fetchone()[0]
-        rows = self._db.execute(
-            f"SELECT * FROM articles a {where} ORDER BY published DESC, id LIMIT ? OFFSET ?",
+        total = self.db.one(f"SELECT count(*) AS n FROM articles a {where}", params)
+        # Undated articles last on both engines (SQLite and PostgreSQL sort NULL apart).
+        rows = self.db.rows(
+            f"SELECT * FROM articles a {where} "
+            "ORDER BY published IS NULL, published DESC, id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return int(total), [_entry(row) for row in rows]
+        return int(total["n"] if total else 0), [_entry(row) for row in rows]
 
     def known_sources(self) -> list[str]:
-        rows = self._db.execute(
+        rows = self.db.rows(
             "SELECT DISTINCT source FROM articles WHERE state = 'ready' AND source != ''"
         )
         return [row["source"] for row in rows]
 
     def newest(self) -> date | None:
-        row = self._db.execute(
-            "SELECT max(published) AS newest FROM articles WHERE state = 'ready'"
-        ).fetchone()
+        row = self.db.one("SELECT max(published) AS newest FROM articles WHERE state = 'ready'")
         return date.fromisoformat(row["newest"]) if row and row["newest"] else None
 
     def passage_texts(self) -> list[str]:
         """Every ready passage's text (benchmarks look for where gold answers occur)."""
-        rows = self._db.execute(
+        rows = self.db.rows(
             "SELECT p.text FROM passages p JOIN articles a ON a.id = p.article_id "
             "WHERE a.state = 'ready'"
         )
@@ -126,7 +144,7 @@ class Catalog(CatalogFile):
     def ids_matching(self, source: str | None) -> list[str]:
         """Ready articles carried by a source (primary or as a folded wire copy)."""
         where, params = _filters(source, None, None, prefix="AND")
-        rows = self._db.execute(f"SELECT id FROM articles a WHERE state = 'ready' {where}", params)
+        rows = self.db.rows(f"SELECT id FROM articles a WHERE state = 'ready' {where}", params)
         return [row["id"] for row in rows]
 
     def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
@@ -134,7 +152,7 @@ class Catalog(CatalogFile):
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
-        rows = self._db.execute(
+        rows = self.db.rows(
             f"""SELECT p.id, p.article_id, p.text, p.start, p."end", a.title, a.published,
                        a.source, a.sources, a.url
                 FROM passages p JOIN articles a ON a.id = p.article_id
@@ -143,6 +161,7 @@ class Catalog(CatalogFile):
         )
         return {row["id"]: _passage(row) for row in rows}
 
+    @abstractmethod
     def lexical_search(
         self,
         query: str,
@@ -152,24 +171,12 @@ class Catalog(CatalogFile):
         after: date | None = None,
         before: date | None = None,
     ) -> list[tuple[str, float]]:
-        """BM25 over passages of ready articles; higher score is better."""
-        match = fts_query(query)
-        if not match:
-            return []
-        where, params = _filters(source, after, before, prefix="AND")
-        rows = self._db.execute(
-            f"""SELECT p.id, bm25(passages_fts) AS rank
-                FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
-                JOIN articles a ON a.id = p.article_id
-                WHERE passages_fts MATCH ? AND a.state = 'ready' {where}
-                ORDER BY rank LIMIT ?""",
-            [match, *params, limit],
-        )
-        return [(row["id"], -float(row["rank"])) for row in rows]
+        """Passages of ready articles matching any word of `query`, best first, as (passage
+        id, score); a higher score is better."""
 
     def meta(self, key: str) -> dict[str, object] | None:
         """A JSON record about the whole index (which model made its vectors, say)."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self.db.one("SELECT value FROM meta WHERE key = ?", (key,))
         if row is None:
             return None
         value: dict[str, object] = json.loads(row["value"])
@@ -177,8 +184,8 @@ class Catalog(CatalogFile):
 
     # --- writes ------------------------------------------------------------------------
     def set_meta(self, key: str, value: dict[str, object]) -> None:
-        with self._db:
-            self._db.execute(
+        with self.db.transaction():
+            self.db.run(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, json.dumps(value, sort_keys=True)),
@@ -186,15 +193,14 @@ class Catalog(CatalogFile):
 
     def mark_all_pending(self) -> int:
         """Every ready article back to pending (its text is kept), for a reindex."""
-        with self._db:
-            cursor = self._db.execute("UPDATE articles SET state = 'pending' WHERE state = 'ready'")
-            return int(cursor.rowcount)
+        with self.db.transaction():
+            return self.db.run("UPDATE articles SET state = 'pending' WHERE state = 'ready'")
 
     def mark_pending(self, articles: Sequence[Article]) -> None:
         """Recorded before any vector is written, with the full text, so a run killed
         mid-way leaves what the next run needs to finish the work."""
-        with self._db:
-            self._db.executemany(
+        with self.db.transaction():
+            self.db.many(
                 """INSERT INTO articles (id, hash, state, title, published, source, sources, url,
                                          fingerprint, text)
                    VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)
@@ -219,24 +225,24 @@ class Catalog(CatalogFile):
             )
 
     def mark_deleting(self, article_ids: Sequence[str]) -> None:
-        with self._db:
-            self._db.executemany(
+        with self.db.transaction():
+            self.db.many(
                 "UPDATE articles SET state = 'deleting' WHERE id = ?", [(i,) for i in article_ids]
             )
 
     def mark_ready(self, articles: Iterable[tuple[Article, Sequence[Chunk]]]) -> None:
-        with self._db:
+        with self.db.transaction():
             for article, chunks in articles:
-                self._db.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
-                self._db.executemany(
+                self.db.run("DELETE FROM passages WHERE article_id = ?", (article.id,))
+                self.db.many(
                     'INSERT INTO passages (id, article_id, ordinal, start, "end", text) '
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [(c.id, c.article_id, c.ordinal, c.start, c.end, c.text) for c in chunks],
                 )
-                self._db.execute(
-                    "UPDATE articles SET state = 'ready', n_chunks = ?, "
-                    "indexed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-                    (len(chunks), article.id),
+                self.db.run(
+                    "UPDATE articles SET state = 'ready', n_chunks = ?, indexed_at = ? "
+                    "WHERE id = ?",
+                    (len(chunks), stamp(), article.id),
                 )
 
     def add_sources(self, article_id: str, sources: Sequence[str]) -> None:
@@ -245,25 +251,103 @@ class Catalog(CatalogFile):
             return
         merged = tuple(dict.fromkeys((*entry.sources, *sources)))
         merged = tuple(s for s in merged if s and s != entry.source)
-        with self._db:
-            self._db.execute(
+        with self.db.transaction():
+            self.db.run(
                 "UPDATE articles SET sources = ? WHERE id = ?", (json.dumps(merged), article_id)
             )
 
     def remove(self, article_ids: Sequence[str]) -> None:
-        with self._db:
+        with self.db.transaction():
             for article_id in article_ids:
-                self._db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
-                self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                self.db.run("DELETE FROM passages WHERE article_id = ?", (article_id,))
+                self.db.run("DELETE FROM articles WHERE id = ?", (article_id,))
+
+
+class SqliteCatalog(Catalog):
+    """The catalog in one SQLite file in the data directory, its lexical half in FTS5."""
+
+    def lexical_search(
+        self,
+        query: str,
+        limit: int,
+        *,
+        source: str | None = None,
+        after: date | None = None,
+        before: date | None = None,
+    ) -> list[tuple[str, float]]:
+        """BM25 over the FTS5 index (its score negated: higher is better)."""
+        match = fts_query(query)
+        if not match:
+            return []
+        where, params = _filters(source, after, before, prefix="AND")
+        rows = self.db.rows(
+            f"""SELECT p.id, bm25(passages_fts) AS rank
+                FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+                JOIN articles a ON a.id = p.article_id
+                WHERE passages_fts MATCH ? AND a.state = 'ready' {where}
+                ORDER BY rank LIMIT ?""",
+            [match, *params, limit],
+        )
+        return [(row["id"], -float(row["rank"])) for row in rows]
+
+
+class PostgresCatalog(Catalog):
+    """The catalog in PostgreSQL, its lexical half PostgreSQL's own full-text search."""
+
+    def lexical_search(
+        self,
+        query: str,
+        limit: int,
+        *,
+        source: str | None = None,
+        after: date | None = None,
+        before: date | None = None,
+    ) -> list[tuple[str, float]]:
+        """`ts_rank_cd` (cover density, normalised by passage length as BM25 is) over the GIN
+        indexed tsvector; the words are OR-ed as in SQLite, and `websearch_to_tsquery` never
+        fails on what a user typed."""
+        words = query_words(query)
+        if not words:
+            return []
+        where, params = _filters(source, after, before, prefix="AND")
+        rows = self.db.rows(
+            f"""SELECT p.id, ts_rank_cd(p.tsv, q, 1) AS rank
+                FROM passages p JOIN articles a ON a.id = p.article_id,
+                     websearch_to_tsquery('english', ?) AS q
+                WHERE p.tsv @@ q AND a.state = 'ready' {where}
+                ORDER BY rank DESC, p.id LIMIT ?""",
+            [" or ".join(words), *params, limit],
+        )
+        return [(row["id"], float(row["rank"])) for row in rows]
+
+
+def open_catalog(settings: Settings) -> Catalog:
+    """The catalog where settings keep it: PostgreSQL when a database URL is set, else the
+    SQLite file in the data directory."""
+    db = open_database(settings)
+    if isinstance(db, PostgresDatabase):
+        return PostgresCatalog(db)
+    assert isinstance(db, SqliteDatabase)
+    return SqliteCatalog(db)
+
+
+def stamp() -> str:
+    """Now, as the catalog writes times (UTC, milliseconds), on either engine."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def query_words(text: str) -> list[str]:
+    """The words of free text a lexical search looks for: lower-cased, stopwords and single
+    letters left out, each once."""
+    words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in STOPWORDS]
+    return list(dict.fromkeys(words))
 
 
 def fts_query(text: str) -> str:
     """An FTS5 MATCH expression from free text: every word is quoted (so user punctuation can
     never be parsed as FTS syntax) and OR-ed, leaving ranking to BM25."""
-    import re
-
-    words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in STOPWORDS]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    return " OR ".join(f'"{w}"' for w in query_words(text))
 
 
 def like_literal(text: str) -> str:
@@ -291,7 +375,7 @@ def _filters(
     return f"{prefix} " + " AND ".join(clauses), params
 
 
-def _entry(row: sqlite3.Row) -> CatalogEntry:
+def _entry(row: Row) -> CatalogEntry:
     return CatalogEntry(
         id=row["id"],
         hash=row["hash"],
@@ -307,7 +391,7 @@ def _entry(row: sqlite3.Row) -> CatalogEntry:
     )
 
 
-def _passage(row: sqlite3.Row) -> Passage:
+def _passage(row: Row) -> Passage:
     return Passage(
         id=row["id"],
         article_id=row["article_id"],

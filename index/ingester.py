@@ -16,7 +16,7 @@ from core.client import NewsdeskClient
 from core.settings import Settings
 from index import owner
 from index.embedder import Embedder
-from index.lock import WriteLock
+from index.lock import write_lock
 from index.remote import delete_remote, ingest_remote
 from index.store import Store
 from index.writer import IndexWriter, IngestPlan, IngestSummary, Progress
@@ -36,7 +36,7 @@ class Ingester:
         self.settings = settings
         self._embedder = embedder
         self._on_remote = on_remote
-        self._lock = WriteLock(settings.lock_path)
+        self._lock = write_lock(settings)
         self._store: Store | None = None
         self._saw_server = False
 

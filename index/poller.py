@@ -16,13 +16,13 @@ with its error and retried later with backoff; it never stops the other sources.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.articles import Article, ArticleError, make_article
+from index.database import is_storage_fault
 from index.fetch import Fetcher, FetchError, RobotsDisallowed
 from index.formats.feed import FeedEntry, read_feed_document
 from index.formats.html import parse_page
@@ -103,7 +103,9 @@ class Poller:
         while not stop.is_set():
             try:
                 due = self.sources.due()
-            except sqlite3.Error as exc:  # a catalog locked for long: try at the next tick
+            except Exception as exc:  # a catalog locked for long, or down: the next tick
+                if not is_storage_fault(exc):
+                    raise
                 logger.warning("could not read the sources: %s", exc)
                 due = []
             for source in due:
@@ -117,9 +119,12 @@ class Poller:
         report = PollReport(source.id, source.url, source.outlet)
         try:
             self._poll(source, report)
-        except (FetchError, ArticleError, RuntimeError, LockTimeout, OSError, sqlite3.Error) as exc:
+        except (FetchError, ArticleError, RuntimeError, LockTimeout, OSError) as exc:
             self._fail(source, report, str(exc))
         except Exception as exc:  # a bug must not stop the other sources either
+            if is_storage_fault(exc):
+                self._fail(source, report, str(exc))
+                return report
             logger.exception("polling %s failed", source.url)
             self._fail(source, report, f"internal error: {type(exc).__name__}: {exc}")
         return report
@@ -128,7 +133,9 @@ class Poller:
         report.status, report.error = "error", error
         try:
             self.sources.failed(source, error)
-        except sqlite3.Error as exc:  # reported all the same; recorded at the next failure
+        except Exception as exc:  # reported all the same; recorded at the next failure
+            if not is_storage_fault(exc):
+                raise
             logger.warning("could not record the failure of %s: %s", source.url, exc)
 
     def _poll(self, source: Source, report: PollReport) -> None:

@@ -1,6 +1,6 @@
-"""The feeds Newsdesk follows, and what it remembers about each: kept in the catalog file, so
-the CLI, the server's poller and the API all see one list, and a data directory carries its
-sources with it.
+"""The feeds Newsdesk follows, and what it remembers about each: kept in the catalog's
+database (the SQLite file, or PostgreSQL), so the CLI, the server's poller and the API all see
+one list, and a data directory carries its sources with it.
 
 Standard library only: `newsdesk sources list` opens this without loading the model stack.
 Every row says honestly how its source is doing (last poll, last success, last error, counts),
@@ -10,7 +10,6 @@ because a feed that broke weeks ago must not look like a quiet one.
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -18,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from index.migrations import CatalogFile
+from core.settings import Settings
+from index.database import Database, Row, open_database
 
 MIN_EVERY = 60
 """Seconds: more often than once a minute is not polite to anyone's server."""
@@ -124,29 +124,39 @@ class SeenEntry:
     article_id: str | None
 
 
-class SourceStore(CatalogFile):
+class SourceStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, settings: Settings) -> SourceStore:
+        return cls(open_database(settings))
+
+    def close(self) -> None:
+        self.db.close()
+
     # --- the list -----------------------------------------------------------------------
     def add(self, url: str, name: str = "", every: str = DEFAULT_EVERY) -> Source:
         """SourceError on a bad URL or interval; SourceExists when it is followed already."""
         url = check_url(url)
         seconds = parse_every(every)
         try:
-            with self._db:
-                cursor = self._db.execute(
-                    "INSERT INTO sources (url, name, every) VALUES (?, ?, ?)",
+            with self.db.transaction():
+                [row] = self.db.rows(
+                    "INSERT INTO sources (url, name, every) VALUES (?, ?, ?) RETURNING id",
                     (url, (name or "").strip(), seconds),
                 )
-        except sqlite3.IntegrityError:
+        except self.db.integrity_errors:
             raise SourceExists(f"{url} is followed already") from None
-        source = self.get(int(cursor.lastrowid or 0))
+        source = self.get(int(row["id"]))
         assert source is not None
         return source
 
     def all(self) -> list[Source]:
-        return [_source(row) for row in self._db.execute("SELECT * FROM sources ORDER BY id")]
+        return [_source(row) for row in self.db.rows("SELECT * FROM sources ORDER BY id")]
 
     def get(self, source_id: int) -> Source | None:
-        row = self._db.execute("SELECT * FROM sources WHERE id = ?", (source_id,)).fetchone()
+        row = self.db.one("SELECT * FROM sources WHERE id = ?", (source_id,))
         return _source(row) if row else None
 
     def find(self, id_or_url: str) -> Source | None:
@@ -154,25 +164,25 @@ class SourceStore(CatalogFile):
         text = id_or_url.strip()
         if text.isdigit():
             return self.get(int(text))
-        row = self._db.execute("SELECT * FROM sources WHERE url = ?", (text,)).fetchone()
+        row = self.db.one("SELECT * FROM sources WHERE url = ?", (text,))
         return _source(row) if row else None
 
     def remove(self, source_id: int) -> bool:
         """The source and what it remembered of its entries; articles it brought stay indexed
         (remove them with `newsdesk delete`), since a reader may still want to cite them."""
-        with self._db:
-            self._db.execute("DELETE FROM source_entries WHERE source_id = ?", (source_id,))
-            gone = self._db.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount
+        with self.db.transaction():
+            self.db.run("DELETE FROM source_entries WHERE source_id = ?", (source_id,))
+            gone = self.db.run("DELETE FROM sources WHERE id = ?", (source_id,))
         return bool(gone)
 
     def due(self, now: float | None = None) -> list[Source]:
         now = time.time() if now is None else now
-        rows = self._db.execute("SELECT * FROM sources WHERE next_poll <= ? ORDER BY id", (now,))
+        rows = self.db.rows("SELECT * FROM sources WHERE next_poll <= ? ORDER BY id", (now,))
         return [_source(row) for row in rows]
 
     # --- poll results -------------------------------------------------------------------
     def seen(self, source_id: int) -> dict[str, SeenEntry]:
-        rows = self._db.execute(
+        rows = self.db.rows(
             "SELECT key, link, signature, article_id FROM source_entries WHERE source_id = ?",
             (source_id,),
         )
@@ -200,8 +210,8 @@ class SourceStore(CatalogFile):
         `entries`: (key, link, signature, article_id, byline, from_page) of each entry handled.
         """
         stamp = now_iso()
-        with self._db:
-            changed = self._db.execute(
+        with self.db.transaction():
+            changed = self.db.run(
                 """UPDATE sources SET etag = ?, last_modified = ?,
                      feed_title = coalesce(?, feed_title), last_poll = ?, last_success = ?,
                      last_error = NULL, failures = 0, next_poll = ?,
@@ -219,10 +229,10 @@ class SourceStore(CatalogFile):
                     skipped,
                     source.id,
                 ),
-            ).rowcount
+            )
             if not changed:
                 return  # removed while it was being polled
-            self._db.executemany(
+            self.db.many(
                 """INSERT INTO source_entries
                        (source_id, key, link, signature, article_id, byline, from_page)
                    VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -238,13 +248,13 @@ class SourceStore(CatalogFile):
         a row (at most a day), so a dead feed is not hammered."""
         failures = source.failures + 1
         delay = min(source.every * 2 ** (failures - 1), max(MAX_BACKOFF, source.every))
-        with self._db:
-            self._db.execute(
+        with self.db.transaction():
+            self.db.run(
                 """UPDATE sources SET last_poll = ?, last_error = ?, failures = ?, next_poll = ?
                    WHERE id = ?""",
                 (now_iso(), error[:1000], failures, time.time() + delay, source.id),
             )
 
 
-def _source(row: sqlite3.Row) -> Source:
+def _source(row: Row) -> Source:
     return Source(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - sqlite3.Row

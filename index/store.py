@@ -8,12 +8,12 @@ therefore stops with what to run (`newsdesk reindex`) instead of adding to or re
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import Settings
-from index.catalog import Catalog
+from index.catalog import Catalog, open_catalog
+from index.database import is_storage_fault
 from index.embedder import Embedder
 from index.vector_store import VectorStore
 
@@ -31,12 +31,6 @@ def mismatch(recorded: dict[str, object], wanted: dict[str, object]) -> list[str
         for key in wanted
         if key in recorded and recorded[key] != wanted[key]
     ]
-
-
-def is_storage_fault(error: BaseException) -> bool:
-    """An error of the catalog's SQLite or of Chroma: the store, not the request, is at fault.
-    (Chroma's classes are matched by module, so this needs no chromadb import.)"""
-    return isinstance(error, sqlite3.Error) or type(error).__module__.split(".")[0] == "chromadb"
 
 
 def reindex_command(data_dir: Path) -> str:
@@ -77,7 +71,7 @@ class Store:
         caller that is about to replace every vector)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         embedder = embedder or Embedder.from_settings(settings)
-        catalog = Catalog(settings.catalog_path)
+        catalog = open_catalog(settings)
         if not reindexing:
             try:
                 check_embedding(catalog, embedder, settings)
@@ -111,7 +105,9 @@ class Store:
         except Exception as exc:
             if not is_storage_fault(exc):
                 raise
-            return Consistency(None, None, f"the catalog cannot be read: {exc}")
+            return Consistency(
+                None, None, f"the catalog cannot be read ({self.catalog.where}): {exc}"
+            )
         try:
             vectors: int | None = self.vectors.count()
         except Exception as exc:

@@ -1,7 +1,7 @@
 """Incremental, crash-safe writes: add, replace, fold duplicates, delete, prune, recover.
 
 Order of every write: the catalog marks the article `pending` (with its full text), then Chroma
-gets the vectors, then one SQLite transaction stores the passages (and so the BM25 index) and
+gets the vectors, then one catalog transaction stores the passages (and so the BM25 index) and
 marks the article `ready`. Readers cite only `ready` articles. A run killed at any point leaves
 `pending` rows that the next run finishes from the stored text, so an article is either fully
 indexed or not at all.
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from core.articles import Article
 from core.settings import Settings
 from index.chunking import Chunk, Chunker
-from index.lock import WriteLock
+from index.lock import WriteLock, write_lock
 from index.pipeline import Background, prefetch
 from index.store import EMBEDDING_META, Store
 
@@ -58,7 +58,7 @@ class IngestPlan:
 class IndexWriter:
     def __init__(self, store: Store, settings: Settings, lock: WriteLock | None = None) -> None:
         self.store = store
-        self.lock = lock or WriteLock(settings.lock_path)
+        self.lock = lock or write_lock(settings)
         self._chunk_tokens = settings.chunk_tokens
         self._chunk_overlap = settings.chunk_overlap
         self._chunker: Chunker | None = None

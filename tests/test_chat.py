@@ -7,19 +7,25 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from assistant.conversations import ConversationStore, Turn, UnknownConversation, new_id
+from assistant.conversations import Turn, UnknownConversation, new_id, open_conversations
 from core.records import Citation
+from core.settings import Settings
 
 from conftest import Server
 
 SSE = {"Accept": "text/event-stream"}
 MARKER = re.compile(r"\[(\d+)\]")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_engine(request: pytest.FixtureRequest) -> str:
+    """The store tests run on conversations in SQLite and in a real PostgreSQL."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -275,13 +281,12 @@ def test_concurrent_turns_in_one_conversation_are_all_kept(client: httpx.Client)
         assert by_question[user["question"]] == assistant["text"]
 
 
-# --- the store itself, in process (real SQLite) ---------------------------------------------
+# --- the store itself, in process (real SQLite, real PostgreSQL) ---------------------------
 
 
-def test_store_survives_reopening_and_keeps_citations(tmp_path: Path) -> None:
-    path = tmp_path / "conversations.sqlite3"
+def test_store_survives_reopening_and_keeps_citations(settings: Settings) -> None:
     citation = Citation(1, "a1", "Title", "2023-10-27", "Wire", "https://x/1", "Passage.", 0, 8)
-    store = ConversationStore(path)
+    store = open_conversations(settings)
     first, second = new_id(), new_id()
     store.append(
         first,
@@ -294,7 +299,7 @@ def test_store_survives_reopening_and_keeps_citations(tmp_path: Path) -> None:
     )
     store.close()
 
-    reopened = ConversationStore(path)
+    reopened = open_conversations(settings)
     conversation = reopened.get(first)
     assert [t.text for t in conversation.turns] == ["Q1?", "A [1].", "Q2?", "No."]
     assert conversation.turns[1].citations == [citation]

@@ -25,6 +25,12 @@ def chroma_mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_engine(request: pytest.FixtureRequest) -> str:
+    """... and with the catalog in SQLite and in a real PostgreSQL."""
+    return str(request.param)
+
+
 def test_chunks_fit_the_model_and_point_at_their_text(embedder: Embedder) -> None:
     count = embedder.token_counter()
     chunker = Chunker(count, 200, 20)

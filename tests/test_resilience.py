@@ -11,13 +11,18 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from core.settings import Settings
 from eval.datasets import articles_as_records, realtimeqa_pages, write_jsonl
+from index.catalog import open_catalog
+from index.database import is_storage_fault
 from index.embedder import Embedder
+from index.lock import AdvisoryLock, LockTimeout, write_lock
 from index.store import Store
 
 from conftest import (
+    PostgresServer,
     Server,
     copy_data,
     newsdesk_command,
@@ -28,17 +33,35 @@ from conftest import (
 from tests_support import article
 
 
-def ready_count(data_dir: Path) -> int:
-    path = data_dir / "catalog.sqlite3"
-    if not path.exists():
+def ready_count(data_dir: Path, database_url: str | None = None) -> int:
+    """Ready articles, read as another process would (0 before the catalog exists)."""
+    if database_url is None and not (data_dir / "catalog.sqlite3").exists():
         return 0
     try:
-        with sqlite3.connect(path, timeout=5) as db:
-            return int(
-                db.execute("SELECT count(*) FROM articles WHERE state='ready'").fetchone()[0]
-            )
-    except sqlite3.OperationalError:
+        catalog = open_catalog(Settings(data_dir=data_dir, database_url=database_url))
+    except Exception as exc:
+        if not is_storage_fault(exc):
+            raise
         return 0
+    try:
+        return catalog.counts()["articles"]
+    except Exception as exc:
+        if not is_storage_fault(exc):
+            raise
+        return 0
+    finally:
+        catalog.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_engine(request: pytest.FixtureRequest) -> str:
+    """Crash safety and the one-writer rule hold with the catalog in SQLite and PostgreSQL."""
+    return str(request.param)
+
+
+def engine_env(settings: Settings) -> dict[str, str]:
+    """The settings' catalog, for a `newsdesk` subprocess."""
+    return {"NEWSDESK_DATABASE_URL": settings.database_url} if settings.database_url else {}
 
 
 def titles(data_dir: Path) -> set[str]:
@@ -57,24 +80,25 @@ def assert_whole(handle: Store) -> None:
 
 
 def test_sigkill_mid_ingest_leaves_no_half_article_and_rerun_finishes(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     body = " ".join(f"Paragraph {i} of the report describes harbour works." for i in range(60))
     records = [article(i, text=f"Story {i}. {body}") for i in range(150)]
     path = write_jsonl([dict(r) for r in records], tmp_path / "many.jsonl")
-    data = tmp_path / "data"
+    data, env = settings.data_dir, {**os.environ, **engine_env(settings)}
     process = subprocess.Popen(
         newsdesk_command("ingest", str(path), "--data-dir", str(data)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     deadline = time.monotonic() + 240
-    while ready_count(data) == 0 and time.monotonic() < deadline and process.poll() is None:
+    url = settings.database_url
+    while ready_count(data, url) == 0 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     assert process.poll() is None, "ingest finished before it could be killed; make it larger"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    settings = Settings(data_dir=data)
     handle = Store.open(settings, embedder)
     try:
         done = handle.catalog.counts()["articles"]
@@ -87,6 +111,7 @@ def test_sigkill_mid_ingest_leaves_no_half_article_and_rerun_finishes(
         capture_output=True,
         text=True,
         timeout=600,
+        env=env,
     )
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
@@ -192,20 +217,42 @@ def test_questions_are_answered_while_realtimeqa_pages_are_ingested(
         stop_server(server)
 
 
-def test_two_writers_queue_on_the_lock(tmp_path: Path) -> None:
-    """Two CLI ingests at once into one data directory: both finish, nothing lost."""
+def test_two_writers_queue_on_the_lock(tmp_path: Path, settings: Settings) -> None:
+    """Two CLI ingests at once into one index: both finish, nothing lost. (With the catalog in
+    PostgreSQL they queue on its advisory lock, as processes on two hosts would.)"""
     first = write_jsonl([article(i) for i in range(0, 20)], tmp_path / "a.jsonl")
     second = write_jsonl([article(i) for i in range(20, 40)], tmp_path / "b.jsonl")
-    data = str(tmp_path / "data")
+    data = str(settings.data_dir)
     runs = [
         subprocess.Popen(
             newsdesk_command("ingest", str(p), "--json", "--data-dir", data),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, **engine_env(settings)},
         )
         for p in (first, second)
     ]
     results = [r.communicate(timeout=600) for r in runs]
     assert all(r.returncode == 0 for r in runs), results
-    assert ready_count(Path(data)) == 40
+    assert ready_count(Path(data), settings.database_url) == 40
+
+
+def test_writers_on_two_hosts_queue_on_the_databases_advisory_lock(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """Two hosts (two data directories) sharing one PostgreSQL catalog: a file lock could not
+    keep them apart, the database's advisory lock does; a holder that dies frees it."""
+    url = postgres.new_database()
+    host_a = write_lock(Settings(data_dir=tmp_path / "a", database_url=url))
+    host_b = write_lock(Settings(data_dir=tmp_path / "b", database_url=url), timeout=0.3)
+    busy = r"writing to the catalog in PostgreSQL at 127\.0\.0\.1"
+    with host_a, pytest.raises(LockTimeout, match=busy):
+        host_b.acquire()
+    with host_b:  # released: the other host may write now
+        pass
+    host_a.acquire()
+    assert isinstance(host_a, AdvisoryLock)
+    host_a._connection.close()  # as if host A died holding it: the server drops its lock
+    with host_b:
+        pass

@@ -69,8 +69,14 @@ STORIES = [
 ]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_engine(request: pytest.FixtureRequest) -> str:
+    """The lexical half is the catalog's: FTS5 BM25 in SQLite, ts_rank_cd in PostgreSQL."""
+    return str(request.param)
+
+
 @pytest.fixture
-def corpus(tmp_path: Path, embedder: Embedder) -> Assistant:
+def corpus(tmp_path: Path, settings: Settings, embedder: Embedder) -> Assistant:
     records = [
         {
             "id": i,
@@ -82,7 +88,7 @@ def corpus(tmp_path: Path, embedder: Embedder) -> Assistant:
         }
         for i, s, d, t, x in STORIES
     ]
-    runtime = Runtime(Settings(data_dir=tmp_path / "data"), embedder)
+    runtime = Runtime(settings, embedder)
     runtime.writer.ingest(load_articles([write_jsonl(tmp_path / "c.jsonl", records)]))
     return runtime.assistant
 
@@ -144,9 +150,8 @@ def test_latest_prefers_the_newer_story(corpus: Assistant) -> None:
 
 
 def test_lexical_index_survives_restart_update_and_delete(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
     path = write_jsonl(
         tmp_path / "a.jsonl",
         [

@@ -17,13 +17,20 @@ import pytest
 
 from assistant.runtime import Runtime
 from core.settings import Settings
-from index.catalog import Catalog
+from index.catalog import open_catalog
 from index.embedder import Embedder
 from index.migrations import ARTICLES, STEPS
 from index.poller import Poller
 from index.sources import SourceStore
 
-from conftest import Server, newsdesk_command, run_newsdesk, start_server, stop_server
+from conftest import (
+    Server,
+    newsdesk_command,
+    on_engine,
+    run_newsdesk,
+    start_server,
+    stop_server,
+)
 from feedsite import RSS, Site, Story, page, publish, serve_site
 
 STORIES = [
@@ -88,9 +95,17 @@ def quick(tmp_path: Path, **extra: Any) -> Settings:
     return Settings(**values)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_engine(request: pytest.FixtureRequest) -> str:
+    """Sources live in the catalog's database: SQLite, or a real PostgreSQL."""
+    return str(request.param)
+
+
 @pytest.fixture
-def feed_runtime(tmp_path: Path, embedder: Embedder) -> Iterator[Runtime]:
-    opened = Runtime(quick(tmp_path), embedder)
+def feed_runtime(
+    tmp_path: Path, embedder: Embedder, catalog_engine: str, request: pytest.FixtureRequest
+) -> Iterator[Runtime]:
+    opened = Runtime(on_engine(quick(tmp_path), catalog_engine, request), embedder)
     yield opened
     opened.close()
 
@@ -124,10 +139,8 @@ def test_a_feed_is_followed_through_new_entries_edits_and_304s(
             # The page's text, not the feed's one-line teaser; no navigation or footer.
             assert story.body.split("\n\n")[1] in article.text
             assert "All rights reserved" not in article.text
-        bylines = sqlite3.connect(feed_runtime.settings.catalog_path).execute(
-            "SELECT byline FROM source_entries ORDER BY link"
-        )
-        assert [row[0] for row in bylines] == ["Marta Vensel", "Ana Ruiz", "Ana Ruiz"]
+        bylines = feed_runtime.sources.db.rows("SELECT byline FROM source_entries ORDER BY link")
+        assert [row["byline"] for row in bylines] == ["Marta Vensel", "Ana Ruiz", "Ana Ruiz"]
 
         # Nothing new: the feed answers 304, no page is fetched, nothing is embedded.
         requests_before = len(site.log)
@@ -317,9 +330,10 @@ def test_an_old_catalog_gains_the_sources_table_and_keeps_its_articles(tmp_path:
     )
     old.commit()
     old.close()
-    store = SourceStore(path)
+    settings = Settings(data_dir=tmp_path)
+    store = SourceStore.open(settings)
     store.add("https://news.example/feed.xml", "News", "1h")
-    catalog = Catalog(path)
+    catalog = open_catalog(settings)
     assert catalog.get("a1") is not None and catalog.get("a1").title == "Old story"  # type: ignore[union-attr]
     assert [s.url for s in store.all()] == ["https://news.example/feed.xml"]
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
@@ -482,7 +496,7 @@ def test_watch_sources_polls_on_schedule_until_stopped(tmp_path: Path, site: Sit
     import signal
 
     data = tmp_path / "data"
-    store = SourceStore(data / "catalog.sqlite3")
+    store = SourceStore.open(Settings(data_dir=data))
     store.add(publish(site, "/feed.rss", STORIES), "The Harbour Gazette")
     store.close()
     log = (tmp_path / "watch.log").open("w")
@@ -495,7 +509,7 @@ def test_watch_sources_polls_on_schedule_until_stopped(tmp_path: Path, site: Sit
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            catalog = Catalog(data / "catalog.sqlite3")
+            catalog = open_catalog(Settings(data_dir=data))
             count = catalog.counts()["articles"]
             catalog.close()
             if count == 3:

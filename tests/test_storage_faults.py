@@ -11,7 +11,22 @@ from pathlib import Path
 
 import httpx
 
-from conftest import Server, copy_data, free_port, newsdesk_command, start_server, stop_server
+from assistant.runtime import Runtime
+from core.settings import Settings
+from index.embedder import Embedder
+from index.loaders import load_articles
+
+from conftest import (
+    DEMO,
+    PostgresServer,
+    Server,
+    copy_data,
+    free_port,
+    newsdesk_command,
+    run_newsdesk,
+    start_server,
+    stop_server,
+)
 from tests_support import article
 
 QUESTION = "What did Israel say about the Moscow meeting?"
@@ -117,3 +132,80 @@ def test_no_server_on_an_empty_vector_store_beside_a_full_catalog(
         assert again.returncode == 2 and "already serves" in again.stderr, again.stderr
     finally:
         stop_server(server)
+
+
+def test_postgres_stopped_under_a_running_server_is_a_503_then_recovers(
+    postgres: PostgresServer, tmp_path: Path, embedder: Embedder
+) -> None:
+    """The catalog in PostgreSQL, which is stopped under a running `newsdesk serve` and
+    started again: answering routes say 503 with the reason while it is down, /ready says the
+    database is down, and afterwards the same server answers again, with nothing lost."""
+    url = postgres.new_database()
+    settings = Settings(data_dir=tmp_path / "data", database_url=url)
+    runtime = Runtime(settings, embedder)
+    runtime.writer.ingest(load_articles([DEMO]))
+    runtime.close()
+    server = start_server(
+        settings.data_dir, tmp_path / "server.log", env={"NEWSDESK_DATABASE_URL": url}
+    )
+    try:
+        http = httpx.Client(base_url=server.url, timeout=120)
+        assert http.get("/ready").json()["status"] == "ready"
+        before = http.get("/health").json()
+        assert before["articles"] > 0
+        first = http.post("/chat", json={"message": QUESTION})
+        assert first.status_code == 200, first.text
+        conversation = first.json()["conversation_id"]
+        token = {"X-Conversation-Token": first.json()["conversation_token"]}
+
+        postgres.stop()
+        for name, response in [
+            ("ask", http.post("/ask", json={"question": QUESTION})),
+            ("search", http.get("/search", params={"q": QUESTION})),
+            ("chat", http.post("/chat", json={"message": QUESTION})),
+            ("conversation", http.get(f"/conversations/{conversation}", headers=token)),
+            ("articles", http.get("/articles")),
+            ("add", http.post("/articles", json=article(91))),
+        ]:
+            assert response.status_code == 503, (name, response.text)
+            assert response.headers["content-type"] == "application/json", name
+            assert "cannot be read or written" in response.json()["detail"], name
+        health = http.get("/health")
+        assert health.status_code == 200 and health.json()["articles"] is None
+        ready = http.get("/ready")
+        assert ready.status_code == 503, ready.text
+        problems = ready.json()["problems"]
+        assert any(
+            "catalog cannot be read" in p and f"PostgreSQL at 127.0.0.1:{postgres.port}" in p
+            for p in problems
+        ), problems
+
+        postgres.start()
+        assert http.get("/ready").json()["status"] == "ready"
+        answer = http.post("/ask", json={"question": QUESTION})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["citations"]
+        after = http.get("/health").json()
+        assert (after["articles"], after["passages"]) == (before["articles"], before["passages"])
+        kept = http.get(f"/conversations/{conversation}", headers=token)
+        assert kept.status_code == 200, kept.text
+        assert len(kept.json()["turns"]) == 2
+        added = http.post("/articles", json=article(91))
+        assert added.status_code == 200, added.text
+        assert http.get("/health").json()["articles"] == before["articles"] + 1
+    finally:
+        stop_server(server)
+        postgres.start()  # the session's server, for the tests after this one
+
+
+def test_the_cli_names_a_bad_or_unreachable_database(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    bad = run_newsdesk("status", "--data-dir", data, env={"NEWSDESK_DATABASE_URL": "mysql://h/db"})
+    assert bad.returncode == 2, bad.stderr
+    assert "NEWSDESK_DATABASE_URL" in bad.stderr and "PostgreSQL URL" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr
+    nowhere = f"postgresql://newsdesk@127.0.0.1:{free_port()}/newsdesk"
+    down = run_newsdesk("status", "--data-dir", data, env={"NEWSDESK_DATABASE_URL": nowhere})
+    assert down.returncode == 1, down.stderr
+    assert "cannot be read or written" in down.stderr and "127.0.0.1" in down.stderr, down.stderr
+    assert "Traceback" not in down.stderr
