@@ -11,6 +11,7 @@ lexical index can never drift from the catalog.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,11 @@ from core.records import Passage
 from core.words import STOPWORDS
 from index.chunking import Chunk
 from index.migrations import CatalogFile
+
+COMMON_SHARE = 0.05
+"""A search word in more than this share of the passages counts as common (see selective)."""
+COMMON_FLOOR = 500
+"""...and in more passages than this: below it scoring every match is cheap anyway."""
 
 
 @dataclass(frozen=True)
@@ -152,10 +158,12 @@ class Catalog(CatalogFile):
         after: date | None = None,
         before: date | None = None,
     ) -> list[tuple[str, float]]:
-        """BM25 over passages of ready articles; higher score is better."""
-        match = fts_query(query)
-        if not match:
+        """BM25 over passages of ready articles; higher score is better. Words found in a large
+        share of the passages are left out when the query has rarer ones (`selective`)."""
+        words = self.selective(fts_words(query))
+        if not words:
             return []
+        match = " OR ".join(phrase(w) for w in words)
         where, params = _filters(source, after, before, prefix="AND")
         rows = self._db.execute(
             f"""SELECT p.id, bm25(passages_fts) AS rank
@@ -166,6 +174,22 @@ class Catalog(CatalogFile):
             [match, *params, limit],
         )
         return [(row["id"], -float(row["rank"])) for row in rows]
+
+    def selective(self, words: Sequence[str]) -> list[str]:
+        """The words worth matching. SQLite's BM25 scores every passage the OR-ed words match,
+        so one word in half the corpus ("new", "week") makes a search cost the whole corpus
+        while adding little to the ranking (its IDF is near zero). Such words are dropped when
+        the query has a rarer one; small indexes, and queries of common words only, keep them
+        all. Counting each word's passages reads only the FTS index, which is cheap."""
+        if len(words) < 2:
+            return list(words)
+        total = self._db.execute("SELECT max(rowid) FROM passages").fetchone()[0] or 0
+        cap = max(COMMON_SHARE * total, COMMON_FLOOR)
+        if total <= cap:
+            return list(words)
+        count = "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?"
+        rare = [w for w in words if self._db.execute(count, (phrase(w),)).fetchone()[0] <= cap]
+        return rare or list(words)
 
     def meta(self, key: str) -> dict[str, object] | None:
         """A JSON record about the whole index (which model made its vectors, say)."""
@@ -257,13 +281,16 @@ class Catalog(CatalogFile):
                 self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression from free text: every word is quoted (so user punctuation can
-    never be parsed as FTS syntax) and OR-ed, leaving ranking to BM25."""
-    import re
-
+def fts_words(text: str) -> list[str]:
+    """The words of free text a lexical search matches, once each, stopwords left out."""
     words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in STOPWORDS]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    return list(dict.fromkeys(words))
+
+
+def phrase(word: str) -> str:
+    """A word quoted for FTS5 MATCH, so user punctuation can never be parsed as FTS syntax;
+    a search ORs them, leaving ranking to BM25."""
+    return f'"{word}"'
 
 
 def like_literal(text: str) -> str:
