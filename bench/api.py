@@ -1,14 +1,14 @@
 """Server cold start and /ask latency on the demo corpus.
 
-    python bench/api.py [--questions N]
+    python bench/api.py [--questions N] [--data-dir DIR]
 
-Indexes demo/articles into a temporary data directory, starts `newsdesk serve` as a separate
-process and times it until /health answers (cold start: imports, model load, warm-up), then
-asks N questions (default 20, cycling through a fixed list) over HTTP and prints the median and
-p95 of the /ask round trip. The baseline printed beside it is GET /health in the same run: the
-cost of the HTTP path alone. Server memory: the peak resident set (VmHWM) of the server and
-every process it started, summed, read from /proc before it is stopped (Linux), and the
-resident set after the questions.
+Indexes demo/articles into a temporary data directory (or serves DIR as it is), starts
+`newsdesk serve` as a separate process and times it until /health answers (cold start:
+imports, model load, warm-up), then asks N questions (default 20, cycling through a fixed
+list) over HTTP and prints the median and p95 of the /ask round trip. The baseline printed
+beside it is GET /health in the same run: the cost of the HTTP path alone. Server memory: the
+peak resident set (VmHWM) of the server and every process it started, summed, read from /proc
+before it is stopped (Linux), and the resident set after the questions.
 """
 
 from __future__ import annotations
@@ -75,17 +75,25 @@ def memory_mb(pid: int, field: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=int, default=20)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="serve this index instead of the demo corpus (e.g. bench/retrieval.py's "
+        "realtimeqa-index-x10 copy, for RSS at ~200k passages); the server may write to it",
+    )
     args = parser.parse_args()
     newsdesk = [sys.executable, "-m", "newsdesk.cli"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     with tempfile.TemporaryDirectory() as folder:
-        data = str(Path(folder) / "data")
-        subprocess.run(
-            [*newsdesk, "ingest", str(REPO / "demo" / "articles"), "--data-dir", data],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
+        data = str(args.data_dir or Path(folder) / "data")
+        if args.data_dir is None:
+            subprocess.run(
+                [*newsdesk, "ingest", str(REPO / "demo" / "articles"), "--data-dir", data],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]

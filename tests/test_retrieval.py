@@ -250,5 +250,5 @@ def test_lexical_search_leaves_out_words_most_passages_have(tmp_path: Path) -> N
     plan = catalog._db.execute(
         "EXPLAIN QUERY PLAN SELECT DISTINCT source FROM articles WHERE state = 'ready'"
     ).fetchall()
-    assert "articles_state_source" in " ".join(str(tuple(row)) for row in plan)
+    assert "articles_source_state" in " ".join(str(tuple(row)) for row in plan)
     catalog.close()
