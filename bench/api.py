@@ -1,12 +1,14 @@
 """Server cold start and /ask latency on the demo corpus.
 
-    python bench/api.py [--questions N]
+    python bench/api.py [--questions N] [--data-dir DIR]
 
-Indexes demo/articles into a temporary data directory, starts `newsdesk serve` as a separate
-process and times it until /health answers (cold start: imports, model load, warm-up), then
-asks N questions (default 20, cycling through a fixed list) over HTTP and prints the median and
-p95 of the /ask round trip. The baseline printed beside it is GET /health in the same run: the
-cost of the HTTP path alone.
+Indexes demo/articles into a temporary data directory (or serves DIR as it is), starts
+`newsdesk serve` as a separate process and times it until /health answers (cold start:
+imports, model load, warm-up), then asks N questions (default 20, cycling through a fixed
+list) over HTTP and prints the median and p95 of the /ask round trip. The baseline printed
+beside it is GET /health in the same run: the cost of the HTTP path alone. Server memory: the
+peak resident set (VmHWM) of the server and every process it started, summed, read from /proc
+before it is stopped (Linux), and the resident set after the questions.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.client import NewsdeskClient  # noqa: E402 - after the path is set
+from eval.metrics import percentile  # noqa: E402
 
 QUESTIONS = [
     "Who attended the Moscow meeting?",
@@ -47,20 +50,50 @@ def call(client: NewsdeskClient, path: str, body: dict[str, object] | None = Non
     return 1000 * (time.perf_counter() - start)
 
 
+def tree(pid: int) -> list[int]:
+    """The process and its descendants (Linux /proc)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in children:
+            found += tree(int(child))
+    return found
+
+
+def memory_mb(pid: int, field: str) -> float:
+    """A /proc/<pid>/status memory field (VmHWM: peak resident set; VmRSS: now) summed over
+    the process tree, in MB; 0 where /proc is not there."""
+    total = 0
+    for member in tree(pid):
+        status = Path(f"/proc/{member}/status")
+        for line in status.read_text().splitlines() if status.exists() else []:
+            if line.startswith(f"{field}:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=int, default=20)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="serve this index instead of the demo corpus (e.g. bench/retrieval.py's "
+        "realtimeqa-index-x10 copy, for RSS at ~200k passages); the server may write to it",
+    )
     args = parser.parse_args()
     newsdesk = [sys.executable, "-m", "newsdesk.cli"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     with tempfile.TemporaryDirectory() as folder:
-        data = str(Path(folder) / "data")
-        subprocess.run(
-            [*newsdesk, "ingest", str(REPO / "demo" / "articles"), "--data-dir", data],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
+        data = str(args.data_dir or Path(folder) / "data")
+        if args.data_dir is None:
+            subprocess.run(
+                [*newsdesk, "ingest", str(REPO / "demo" / "articles"), "--data-dir", data],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -83,6 +116,7 @@ def main() -> int:
                 for i in range(args.questions)
             ]
             health = [call(client, "/health") for _ in range(args.questions)]
+            peak, resident = memory_mb(server.pid, "VmHWM"), memory_mb(server.pid, "VmRSS")
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -91,9 +125,10 @@ def main() -> int:
     print(f"| server cold start (spawn to first /health 200) | {cold:.1f} s |")
     print(
         f"| POST /ask over {args.questions} questions | median {statistics.median(asks):.0f} ms, "
-        f"p95 {sorted(asks)[int(0.95 * (len(asks) - 1))]:.0f} ms |"
+        f"p95 {percentile(asks, 95) or 0.0:.0f} ms |"
     )
     print(f"| GET /health (HTTP baseline, same run) | median {statistics.median(health):.1f} ms |")
+    print(f"| server RSS, process tree | peak {peak:.0f} MB, {resident:.0f} MB after the asks |")
     return 0
 
 

@@ -197,7 +197,9 @@ def open_index(
             shutil.rmtree(folder, ignore_errors=True)
         return
 
-    if not settings.catalog_path.exists():
+    from index.database import has_catalog
+
+    if not has_catalog(settings):
         raise CorpusError(
             f"no index in {settings.data_dir}; pass --corpus PATH to evaluate on a corpus, "
             "--against URL for a running server, or --data-dir for another index"

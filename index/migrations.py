@@ -91,7 +91,13 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 """What made the index's vectors (embedding model, backend, dimension): checked on open."""
 
-STEPS: tuple[str, ...] = (ARTICLES, SOURCES, META)
+SOURCE_INDEX = """
+CREATE INDEX IF NOT EXISTS articles_source_state ON articles (source, state);
+"""
+"""The outlets of ready articles, read by every question's planning, from an index rather
+than a scan of the articles and their texts (10 ms at 14,000 articles)."""
+
+STEPS: tuple[str, ...] = (ARTICLES, SOURCES, META, SOURCE_INDEX)
 """Step n (from 1) brings a file to user_version n. Files made before versioning had the
 articles tables and user_version 0; step 1 is written with IF NOT EXISTS, so it leaves them
 as they are."""
@@ -201,7 +207,7 @@ CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations(updated_at);
 """The conversations' tables, the same on both engines: in SQLite a file of their own
 (assistant.conversations), in PostgreSQL beside the catalog's."""
 
-PG_STEPS: tuple[str, ...] = (PG_ARTICLES, PG_SOURCES, META, CONVERSATIONS)
+PG_STEPS: tuple[str, ...] = (PG_ARTICLES, PG_SOURCES, META, CONVERSATIONS, SOURCE_INDEX)
 """Step n (from 1) brings a database to newsdesk_schema.version n."""
 
 PG_MIGRATION_LOCK = 0x6E65_7773_6D69_6772

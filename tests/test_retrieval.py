@@ -12,8 +12,11 @@ from assistant.planner import mentioned_sources, named_window, plan_query, split
 from assistant.rerank import diversify
 from assistant.retriever import rrf
 from assistant.runtime import Runtime
+from core.articles import make_article
 from core.records import Filters, ScoredPassage
 from core.settings import Settings
+from index.catalog import COMMON_FLOOR, Catalog
+from index.chunking import Chunk
 from index.embedder import Embedder
 from index.loaders import load_articles
 
@@ -226,3 +229,31 @@ def test_two_part_question_gets_evidence_for_both(demo_runtime: Runtime) -> None
     hits = assistant.search("Who attended the Moscow meeting and what happened to Acapulco?", 5)
     texts = " ".join(h.text for h in hits)
     assert "Bogdanov" in texts and "Acapulco" in texts
+
+
+def test_lexical_search_leaves_out_words_most_passages_have(tmp_path: Path) -> None:
+    """At archive size BM25 scores every passage an OR-ed word matches, so a word in most of
+    them ("council") would cost a scan of the corpus: it is dropped when the query has a rarer
+    word, and kept when it is all the query has (or the index is small)."""
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    articles = [
+        make_article(
+            id=f"a{n}",
+            title=f"Council notes {n}",
+            text=f"The council met again on item {n}."
+            + (" The heron survey was approved." if n < 3 else ""),
+            published="2023-10-01",
+        )
+        for n in range(COMMON_FLOOR + 100)
+    ]
+    catalog.mark_pending(articles)
+    catalog.mark_ready((a, [Chunk(f"{a.id}:0", a.id, 0, a.text, 0, len(a.text))]) for a in articles)
+    found = [cid for cid, _ in catalog.lexical_search("council heron", 20)]
+    assert sorted(found) == ["a0:0", "a1:0", "a2:0"]
+    assert len(catalog.lexical_search("council", 20)) == 20
+    # The planner and the name cover read the outlets on every question: from an index.
+    plan = catalog._db.execute(
+        "EXPLAIN QUERY PLAN SELECT DISTINCT source FROM articles WHERE state = 'ready'"
+    ).fetchall()
+    assert "articles_source_state" in " ".join(str(tuple(row)) for row in plan)
+    catalog.close()
