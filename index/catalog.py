@@ -55,6 +55,9 @@ class CatalogEntry:
 
 
 class Catalog(ABC):
+    PASSAGES_FIRST = "JOIN"
+    """How a read of a few passages joins their articles; SQLite's planner needs telling."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -162,7 +165,7 @@ class Catalog(ABC):
         rows = self.db.rows(
             f"""SELECT p.id, p.article_id, p.text, p.start, p."end", a.title, a.published,
                        a.source, a.sources, a.url
-                FROM passages p CROSS JOIN articles a ON a.id = p.article_id
+                FROM passages p {self.PASSAGES_FIRST} articles a ON a.id = p.article_id
                 WHERE p.id IN ({marks}) AND a.state = 'ready'""",
             list(chunk_ids),
         )
@@ -272,6 +275,10 @@ class Catalog(ABC):
 
 class SqliteCatalog(Catalog):
     """The catalog in one SQLite file in the data directory, its lexical half in FTS5."""
+
+    PASSAGES_FIRST = "CROSS JOIN"
+    """SQLite then starts from the few passages, never from the articles (a scan of them
+    once the outlet index exists)."""
 
     def lexical_search(
         self,
