@@ -15,8 +15,9 @@ from assistant.runtime import Runtime
 from core.articles import make_article
 from core.records import Filters, ScoredPassage
 from core.settings import Settings
-from index.catalog import COMMON_FLOOR, Catalog
+from index.catalog import COMMON_FLOOR, SqliteCatalog
 from index.chunking import Chunk
+from index.database import SqliteDatabase
 from index.embedder import Embedder
 from index.loaders import load_articles
 
@@ -235,7 +236,7 @@ def test_lexical_search_leaves_out_words_most_passages_have(tmp_path: Path) -> N
     """At archive size BM25 scores every passage an OR-ed word matches, so a word in most of
     them ("council") would cost a scan of the corpus: it is dropped when the query has a rarer
     word, and kept when it is all the query has (or the index is small)."""
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog = SqliteCatalog(SqliteDatabase(tmp_path / "catalog.sqlite3"))
     articles = [
         make_article(
             id=f"a{n}",
@@ -252,8 +253,8 @@ def test_lexical_search_leaves_out_words_most_passages_have(tmp_path: Path) -> N
     assert sorted(found) == ["a0:0", "a1:0", "a2:0"]
     assert len(catalog.lexical_search("council", 20)) == 20
     # The planner and the name cover read the outlets on every question: from an index.
-    plan = catalog._db.execute(
+    plan = catalog.db.rows(
         "EXPLAIN QUERY PLAN SELECT DISTINCT source FROM articles WHERE state = 'ready'"
-    ).fetchall()
+    )
     assert "articles_source_state" in " ".join(str(tuple(row)) for row in plan)
     catalog.close()
