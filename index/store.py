@@ -15,7 +15,7 @@ from pathlib import Path
 from core.settings import Settings
 from index.catalog import Catalog
 from index.embedder import Embedder
-from index.vector_store import VectorStore
+from index.vector_store import VectorStore, VectorStoreUnreachable
 
 EMBEDDING_META = "embedding"
 
@@ -36,7 +36,10 @@ def mismatch(recorded: dict[str, object], wanted: dict[str, object]) -> list[str
 def is_storage_fault(error: BaseException) -> bool:
     """An error of the catalog's SQLite or of Chroma: the store, not the request, is at fault.
     (Chroma's classes are matched by module, so this needs no chromadb import.)"""
-    return isinstance(error, sqlite3.Error) or type(error).__module__.split(".")[0] == "chromadb"
+    return (
+        isinstance(error, sqlite3.Error | VectorStoreUnreachable)
+        or type(error).__module__.split(".")[0] == "chromadb"
+    )
 
 
 def reindex_command(data_dir: Path) -> str:

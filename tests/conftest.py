@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -149,10 +149,13 @@ def run_newsdesk(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
     )
 
 
-def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Server:
+def start_server(
+    data_dir: Path, log: Path, env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Server:
+    """`args`: more options for `newsdesk serve` (e.g. --workers 2)."""
     port = free_port()
     process = subprocess.Popen(
-        newsdesk_command("serve", "--port", str(port), "--data-dir", str(data_dir)),
+        newsdesk_command("serve", "--port", str(port), "--data-dir", str(data_dir), *args),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
