@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from processes import free_port, stop, wait_for  # bench/processes.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo" / "articles"
@@ -48,12 +48,6 @@ def questions() -> list[str]:
         headline = first.split(" ", 2)[2] if first.startswith("date ") else first
         asked.append(f"What do the articles say about this: {headline}?")
     return asked
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tree_rss(root: int) -> int:
@@ -97,29 +91,6 @@ class PeakRss:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 300) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"no answer from {url} in {seconds:g} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextmanager

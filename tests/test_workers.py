@@ -8,10 +8,7 @@ hide another worker's write.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +25,7 @@ from conftest import (
     stop_server,
     unique_collection,
 )
-from tests_support import article, write_jsonl
+from tests_support import article, call, write_jsonl
 
 PLACES = [
     "Brackwater", "Ostmere", "Kellsby", "Varrow", "Thornquay", "Lindhaven", "Mossford",
@@ -54,24 +51,6 @@ def story(n: int) -> dict[str, object]:
 
 def question(n: int) -> str:
     return f"What did the harbour authority of {PLACES[n]} open?"
-
-
-def call(url: str, method: str = "GET", body: object | None = None) -> tuple[int, object]:
-    """One request on a fresh connection (urllib keeps none), so the kernel may hand it to
-    either worker."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            raw = response.read()
-            try:
-                return response.status, json.loads(raw)
-            except ValueError:
-                return response.status, raw.decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
 
 
 def cites(answer: object, n: int) -> bool:
