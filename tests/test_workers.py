@@ -144,8 +144,9 @@ def test_a_write_through_one_worker_is_answered_by_every_worker(cluster: Cluster
 
 
 def test_soak_questions_while_articles_arrive(cluster: Cluster) -> None:
-    """30 questions at concurrency 4 while 10 articles are POSTed one by one to whichever
-    worker takes each: no 5xx, and every acknowledged article is answerable, with a citation."""
+    """30 questions at concurrency 4 while 10 articles are POSTed by two writers to whichever
+    worker takes each: no 5xx, every acknowledged article is answerable with a citation, and
+    catalog and vectors agree (the writes were serialised across the workers)."""
     url = cluster.server.url
     arriving = list(range(5, 15))  # 0-4 were written by the earlier test and the fixture
     statuses: list[int] = []
@@ -155,21 +156,24 @@ def test_soak_questions_while_articles_arrive(cluster: Cluster) -> None:
         status, _ = call(url + "/ask", "POST", {"question": question(i % 3)})
         statuses.append(status)
 
-    def post_all() -> None:
-        for n in arriving:
+    def post_all(numbers: list[int]) -> None:
+        for n in numbers:
             status, _ = call(url + "/articles", "POST", story(n))
             statuses.append(status)
             if 200 <= status < 300:
                 acknowledged.append(n)
             time.sleep(0.05)
 
-    with ThreadPoolExecutor(1) as writer, ThreadPoolExecutor(4) as askers:
-        posting = writer.submit(post_all)
+    # Two writers at once, so writes reach both workers together and queue on the lock.
+    with ThreadPoolExecutor(2) as writers, ThreadPoolExecutor(4) as askers:
+        posting = [writers.submit(post_all, arriving[i::2]) for i in range(2)]
         asks = [askers.submit(ask, i) for i in range(30)]
-        for future in [posting, *asks]:
+        for future in [*posting, *asks]:
             future.result()
     assert not [s for s in statuses if s >= 500], statuses
     assert sorted(acknowledged) == arriving
     for n in acknowledged:
         status, answer = call(url + "/ask", "POST", {"question": question(n)})
         assert status == 200 and cites(answer, n), (n, answer)
+    status, ready = call(url + "/ready")
+    assert status == 200 and ready["passages"] == ready["vectors"] == 15, ready  # type: ignore[index]
