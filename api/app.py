@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,9 @@ from index import owner
 from index.owner import ServerLock
 
 STATIC = Path(__file__).parent / "static"
+WORKER_SETTINGS = "NEWSDESK_SERVE_SETTINGS"
+"""The environment variable through which `newsdesk serve --workers N` hands its settings
+(command-line options applied) to the worker processes uvicorn spawns."""
 
 
 def create_app(
@@ -108,3 +112,12 @@ def create_app(
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="chat")
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker of `newsdesk serve --workers N` (an import string for uvicorn,
+    which spawns the workers). Each builds its own Runtime from the supervisor's settings;
+    the supervisor holds the server lock and the registration for all of them, so a worker
+    neither takes the lock (its handle here stays unacquired) nor registers."""
+    settings = Settings.model_validate_json(os.environ[WORKER_SETTINGS])
+    return create_app(settings, register=False, server_lock=ServerLock(settings))

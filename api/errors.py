@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from core.articles import ArticleError
 from index.lock import LockTimeout
 from index.store import is_storage_fault
+from index.vector_store import VectorStoreUnreachable
 
 log = logging.getLogger("newsdesk.api")
 
@@ -57,6 +58,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(sqlite3.Error, storage_fault)
     app.add_exception_handler(psycopg.Error, storage_fault)  # the catalog in PostgreSQL
     app.add_exception_handler(ChromaError, storage_fault)
+    app.add_exception_handler(VectorStoreUnreachable, storage_fault)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

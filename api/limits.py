@@ -75,12 +75,17 @@ class RateLimit:
     """A token bucket per client address: `burst` requests at once, refilled at `per_minute`.
     Over it, 429 with Retry-After (the seconds until one request is allowed again) and a JSON
     reason, in OpenAI's error shape on /v1. Behind a reverse proxy on 127.0.0.1 the client is
-    the X-Forwarded-For address (uvicorn trusts it from there)."""
+    the X-Forwarded-For address (uvicorn trusts it from there).
+
+    The buckets live in this process: with `serve --workers N` each worker holds 1/N of the
+    rate and burst, so that the client's connections, which the kernel spreads over the
+    workers, get the configured limit in all rather than N times it."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.rate = settings.rate_limit_per_minute / 60.0
-        self.burst = float(settings.rate_limit_burst)
+        self.rate = settings.rate_limit_per_minute / 60.0 / settings.workers
+        self.burst = max(1.0, settings.rate_limit_burst / settings.workers)
+        self.limit = settings.rate_limit_per_minute
         self.buckets: dict[str, tuple[float, float]] = {}
         """client -> (tokens, when counted). Only the event loop touches it."""
 
@@ -114,7 +119,7 @@ class RateLimit:
             return
         retry = max(1, math.ceil(wait))
         message = (
-            f"too many requests from {client}: at most {self.rate * 60:g} a minute to the "
+            f"too many requests from {client}: at most {self.limit:g} a minute to the "
             f"answering routes (NEWSDESK_RATE_LIMIT_PER_MINUTE); retry in {retry} s"
         )
         body: dict[str, object] = {"detail": message}

@@ -7,6 +7,7 @@ process (the tests) count separately. The same object is the Runtime's recorder
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from fastapi import APIRouter, Request, Response
@@ -68,8 +69,24 @@ class Metrics:
             "Passages embedded and stored through this server.",
             registry=self.registry,
         )
+        self.reader_tokens = Counter(
+            "newsdesk_reader_tokens",
+            "Tokens the reader's language model read (prompt) and wrote (completion).",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.process = Gauge(
+            "newsdesk_process",
+            "The process that served this scrape (1). Each worker of `serve --workers N` "
+            "keeps its own counts; the pid tells their scrapes apart.",
+            ("pid",),
+            registry=self.registry,
+        )
+        self.process.labels(str(os.getpid())).set(1)
         for outcome in INGEST_OUTCOMES:
             self.ingested_articles.labels(outcome)  # present at 0 before the first write
+        for kind in ("prompt", "completion"):
+            self.reader_tokens.labels(kind)
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))
@@ -85,6 +102,10 @@ class Metrics:
                 self.ingested_articles.labels(outcome).inc(counts[outcome])
         if counts.get("chunks_embedded"):
             self.ingested_chunks.inc(counts["chunks_embedded"])
+
+    def tokens(self, prompt: int, completion: int) -> None:
+        self.reader_tokens.labels("prompt").inc(prompt)
+        self.reader_tokens.labels("completion").inc(completion)
 
     def render(self, index_counts: Mapping[str, int]) -> bytes:
         for unit in ("articles", "passages"):

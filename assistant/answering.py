@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from assistant.composer import Composer
 from assistant.judge.support import SupportScorer
-from assistant.llm.base import ChatModel
+from assistant.llm.base import ChatModel, ReportsUsage
 from assistant.reader import ExtractiveReader, ModelReader, Reader, Step, read
 from assistant.rerank import FeatureReranker, Reranker
 from assistant.retriever import RetrievalOptions, Retriever
@@ -37,10 +37,13 @@ class Assistant:
         self.recorder: Recorder = recorder or NullRecorder()
         sentences = SentenceVectors(store.embedder)
         reranker = reranker or FeatureReranker(sentences, settings.rerank_sentence_depth)
-        if recorder is not None and not isinstance(recorder, NullRecorder):
-            reranker = TimedReranker(reranker, recorder)
+        listening = recorder is not None and not isinstance(recorder, NullRecorder)
+        if listening:
+            reranker = TimedReranker(reranker, self.recorder)
             if judge is not None:
-                judge = TimedScorer(judge, recorder)
+                judge = TimedScorer(judge, self.recorder)
+        if isinstance(model, ReportsUsage):  # the reader's tokens, streamed answers included
+            model.usage = self.recorder.tokens if listening else None
         self.retriever = Retriever(
             store,
             candidates=settings.candidates,

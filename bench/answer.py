@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from processes import free_port, wait_for  # noqa: E402 - bench/processes.py
 
 from core.settings import Settings  # noqa: E402
 from eval.build import build_suites  # noqa: E402
@@ -47,25 +48,6 @@ SUITES = {
     "realtimeqa-full": ("{build}/realtimeqa-full.jsonl", "{build}/realtimeqa-full-corpus.jsonl"),
 }
 STREAM_QUESTIONS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 300) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer in {seconds:.0f} s")
 
 
 @contextmanager

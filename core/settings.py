@@ -140,6 +140,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Worker processes of `newsdesk serve` (its --workers); more than one "
+        "needs chroma_mode=http. Each worker enforces its share of the rate limit.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="Server logs: uvicorn's text lines, or one JSON object per line (with "

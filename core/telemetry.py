@@ -23,6 +23,9 @@ class Recorder(Protocol):
     def ingested(self, counts: Mapping[str, int]) -> None:
         """What one write did: IngestSummary.as_dict() keys (added, updated, deleted, ...)."""
 
+    def tokens(self, prompt: int, completion: int) -> None:
+        """What one call of the reader's language model read and wrote, in tokens."""
+
 
 class NullRecorder:
     """Records nothing: the default everywhere but a server."""
@@ -31,6 +34,9 @@ class NullRecorder:
         return None
 
     def ingested(self, counts: Mapping[str, int]) -> None:
+        return None
+
+    def tokens(self, prompt: int, completion: int) -> None:
         return None
 
 

@@ -37,10 +37,14 @@ class Row(Protocol):
     def keys(self) -> Iterable[str]: ...
 
 
+class StoreUnreachable(RuntimeError):
+    """A store's server did not answer; our own wrapping of a client's connection error."""
+
+
 def is_storage_fault(error: BaseException) -> bool:
     """An error of the catalog's database (SQLite or PostgreSQL) or of Chroma: the store, not
     the request, is at fault. (Matched by module, so this needs no psycopg or chromadb.)"""
-    if isinstance(error, sqlite3.Error):
+    if isinstance(error, sqlite3.Error | StoreUnreachable):
         return True
     return type(error).__module__.split(".")[0] in ("chromadb", "psycopg")
 

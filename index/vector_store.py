@@ -9,7 +9,8 @@ range filters work with `$gte`/`$lte` (chroma#2688).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 from core.articles import Article
 from core.settings import Settings
 from index.chunking import Chunk
+from index.database import StoreUnreachable
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -29,6 +31,12 @@ _EPOCH = date(1970, 1, 1)
 
 def epoch_day(value: date) -> int:
     return (value - _EPOCH).days
+
+
+class VectorStoreUnreachable(StoreUnreachable):
+    """Chroma's server did not answer (stopped, restarting, or the network between). A storage
+    fault: the API answers 503 naming the vector store, and the next call tries again (httpx
+    opens a new connection), so a restarted Chroma serves again without a restart of ours."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +66,32 @@ class VectorStore:
             self.client = chromadb.PersistentClient(
                 path=str(settings.chroma_dir), settings=chroma_settings
             )
+        scheme = "https" if settings.chroma_ssl else "http"
+        self.where = (
+            f"Chroma server at {scheme}://{settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_mode == "http"
+            else f"embedded Chroma in {settings.chroma_dir}"
+        )
         self.name = settings.collection
         self.collection: Collection = self._open()
 
+    @contextmanager
+    def _reached(self) -> Iterator[None]:
+        """A failed connection to Chroma's server becomes VectorStoreUnreachable, naming it."""
+        import httpx
+
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise VectorStoreUnreachable(
+                f"the vector store ({self.where}) cannot be reached: {exc}"
+            ) from exc
+
     def _open(self) -> Collection:
-        collection: Collection = self.client.get_or_create_collection(
-            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
+        with self._reached():
+            collection: Collection = self.client.get_or_create_collection(
+                self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
         return collection
 
     def reset(self) -> None:
@@ -83,12 +110,19 @@ class VectorStore:
         self.client.close()
 
     def count(self) -> int:
-        return int(self.collection.count())
+        with self._reached():
+            return int(self.collection.count())
 
     def add(self, article: Article, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
         if not chunks:
             return
         published = epoch_day(article.published) if article.published else -1
+        with self._reached():
+            self._upsert(article, chunks, vectors, published)
+
+    def _upsert(
+        self, article: Article, chunks: Sequence[Chunk], vectors: NDArray[np.float32], day: int
+    ) -> None:
         self.collection.upsert(
             ids=[c.id for c in chunks],
             embeddings=vectors,
@@ -99,7 +133,7 @@ class VectorStore:
                     "ordinal": c.ordinal,
                     "start": c.start,
                     "end": c.end,
-                    "published_day": published,
+                    "published_day": day,
                     "source": article.source,
                 }
                 for c in chunks
@@ -109,16 +143,19 @@ class VectorStore:
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         if article_ids:
             where: Any = {"article_id": {"$in": list(article_ids)}}
-            self.collection.delete(where=where)
+            with self._reached():
+                self.collection.delete(where=where)
 
     def chunk_ids(self, article_id: str) -> list[str]:
-        got = self.collection.get(where={"article_id": article_id}, include=[])
+        with self._reached():
+            got = self.collection.get(where={"article_id": article_id}, include=[])
         return list(got["ids"])
 
     def embeddings(self, chunk_ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         if not chunk_ids:
             return {}
-        got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        with self._reached():
+            got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
         vectors = got["embeddings"]
         if vectors is None:
             return {}
@@ -152,12 +189,13 @@ class VectorStore:
         if k <= 0:
             return []
         # Chroma returns what it has when asked for more, so no count() round trip here.
-        result = self.collection.query(
-            query_embeddings=vector.reshape(1, -1),
-            n_results=k,
-            where=where,
-            include=["distances", "metadatas"],
-        )
+        with self._reached():
+            result = self.collection.query(
+                query_embeddings=vector.reshape(1, -1),
+                n_results=k,
+                where=where,
+                include=["distances", "metadatas"],
+            )
         ids = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
         metadatas = (result["metadatas"] or [[]])[0]

@@ -113,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="run the API and chat page")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes sharing the port (default NEWSDESK_WORKERS, 1); more than 1 "
+        "needs NEWSDESK_CHROMA_MODE=http",
+    )
     serve.set_defaults(run=run_serve)
 
     delete = commands.add_parser("delete", parents=[common], help="remove articles by id")
@@ -351,7 +358,17 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
-    settings = settings.model_copy(update={"host": host, "port": port})
+    workers = settings.workers if args.workers is None else args.workers
+    if workers < 1:
+        raise CliError(f"--workers must be at least 1, not {workers}")
+    settings = settings.model_copy(update={"host": host, "port": port, "workers": workers})
+    if workers > 1 and settings.chroma_mode != "http":
+        raise CliError(
+            f"{workers} workers need Chroma's own server: embedded Chroma is one "
+            "process's store (a second process would not see, or would corrupt, its writes). "
+            "Start `chroma run --path DIR --port N` and set NEWSDESK_CHROMA_MODE=http "
+            "(with NEWSDESK_CHROMA_HOST and NEWSDESK_CHROMA_PORT), or serve with one worker"
+        )
     # First of all, before the heavy imports, the model or the store: a second server on this
     # directory stops here, in a second, and never touches the first one's registration.
     try:
@@ -372,9 +389,41 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError(str(exc)) from None
         if consistency.problem:
             print(f"newsdesk: warning: {consistency.problem}", file=sys.stderr)
+        if workers > 1:
+            runtime.close()  # each worker opens its own, from the same settings
+            serve_workers(settings)
+            return 0
         app = create_app(settings, runtime=runtime, server_lock=server_lock)
         uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config(settings))
     return 0
+
+
+def serve_workers(settings: Settings) -> None:
+    """uvicorn's supervisor with `settings.workers` processes, each building its app (and Runtime)
+    from these settings (api.app.worker_app). This process keeps the data directory's server
+    lock and the registration the CLI hands its writes to; any worker answers at that URL."""
+    import os
+
+    import uvicorn
+
+    from api.app import WORKER_SETTINGS
+    from api.observability import log_config
+    from index import owner
+
+    os.environ[WORKER_SETTINGS] = settings.model_dump_json()
+    token = owner.register(settings, f"http://{settings.host}:{settings.port}")
+    try:
+        uvicorn.run(
+            "api.app:worker_app",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=log_config(settings),
+        )
+    finally:
+        owner.unregister(settings, token)
 
 
 def run_delete(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -168,10 +168,13 @@ def run_newsdesk(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
     )
 
 
-def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Server:
+def start_server(
+    data_dir: Path, log: Path, env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Server:
+    """`args`: more options for `newsdesk serve` (e.g. --workers 2)."""
     port = free_port()
     process = subprocess.Popen(
-        newsdesk_command("serve", "--port", str(port), "--data-dir", str(data_dir)),
+        newsdesk_command("serve", "--port", str(port), "--data-dir", str(data_dir), *args),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
@@ -268,25 +271,38 @@ class ChromaServer:
 CHROMA_CLI = Path(sys.executable).with_name("chroma")
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
-    """Chroma's own server (the `chroma` CLI of the installed chromadb), started once per
-    session and killed at the end; skipped, saying why, only when it cannot start."""
+def start_chroma(
+    folder: Path, port: int, log: Path, *, restart: bool = False
+) -> subprocess.Popen[bytes]:
+    """`chroma run` on `folder` and a loopback `port`, answering its heartbeat. When it cannot
+    start the test is skipped, saying why, unless this is a `restart` (on the same folder and
+    port, which gives the same store back): then it fails."""
     command = str(CHROMA_CLI) if CHROMA_CLI.exists() else shutil.which("chroma")
     if command is None:
         pytest.skip("Chroma server tests need the `chroma` CLI (installed with chromadb)")
+    process = subprocess.Popen(
+        [command, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    failed = await_url(process, f"http://127.0.0.1:{port}/api/v2/heartbeat", log, 60)
+    if failed:
+        terminate(process)
+        if restart:
+            pytest.fail(f"`chroma run` did not start again: {failed}")
+        pytest.skip(f"`chroma run` could not start: {failed}")
+    return process
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """Chroma's own server (the `chroma` CLI of the installed chromadb), started once per
+    session and killed at the end."""
     folder = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
     log = folder / "chroma.log"
-    process = subprocess.Popen(
-        [command, "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    process = start_chroma(folder / "db", port, log)
     try:
-        failed = await_url(process, f"http://127.0.0.1:{port}/api/v2/heartbeat", log, 60)
-        if failed:
-            pytest.skip(f"`chroma run` could not start: {failed}")
         yield ChromaServer("127.0.0.1", port, process, log)
     finally:
         terminate(process)

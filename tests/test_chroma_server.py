@@ -7,9 +7,6 @@ delete, a pruning reindex and the recovery of a killed write. Then the same over
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ from index.embedder import Embedder
 from index.loaders import load_articles
 
 from conftest import ChromaServer, start_server, stop_server, unique_collection
-from tests_support import article, write_jsonl
+from tests_support import article, call, write_jsonl
 
 HERON = (
     "The mayor of Lakeside unveiled a bronze statue of a heron on the waterfront promenade "
@@ -88,18 +85,6 @@ def test_ingest_ask_edit_delete_and_reindex(
         assert len(vectors.chunk_ids("a5")) == 1 and vectors.count() == 3
     finally:
         runtime.close()
-
-
-def call(url: str, method: str = "GET", body: object | None = None) -> tuple[int, object]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
 
 
 def test_the_server_answers_from_a_chroma_server(

@@ -201,3 +201,22 @@ def test_an_answer_past_its_deadline_is_a_504_naming_the_setting(
         assert httpx.get(f"{server.url}/health", timeout=60).status_code == 200
     finally:
         stop_server(server)
+
+
+def test_each_worker_holds_its_share_of_the_rate_limit(tmp_path: Path) -> None:
+    """With `serve --workers 2` a client's connections are spread over two processes, each
+    with its own buckets: each holds half the burst and the rate, so the client gets the
+    configured limit in all, not twice it."""
+    from api.limits import RateLimit
+    from core.settings import Settings
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    settings = Settings(data_dir=tmp_path, rate_limit_per_minute=6, rate_limit_burst=4, workers=2)
+    limiter = RateLimit(app, settings)
+    assert [limiter.take("203.0.113.7", 0.0) for _ in range(2)] == [0.0, 0.0]
+    # One request every 20 s here, one every 20 s in the other worker: 6 a minute in all.
+    assert limiter.take("203.0.113.7", 0.0) == pytest.approx(20.0)
+    one = RateLimit(app, settings.model_copy(update={"workers": 1}))
+    assert [one.take("203.0.113.7", 0.0) for _ in range(4)] == [0.0] * 4

@@ -244,6 +244,14 @@ def test_a_served_reader_reports_its_stages_verification_included(
     }
     assert counts["retrieval"] == counts["reader"] == 1
     assert counts["verification"] >= 1
+    # What the model read and wrote for that answer (its prompt is hundreds of tokens).
+    tokens = {
+        s.labels["kind"]: s.value
+        for f in text_string_to_metric_families(metrics.render({}).decode())
+        for s in f.samples
+        if s.name == "newsdesk_reader_tokens_total"
+    }
+    assert tokens["prompt"] > 100 and tokens["completion"] >= 1, tokens
 
 
 def test_which_report_came_first_is_decided_by_the_catalog_dates(seed_runtime: Runtime) -> None:

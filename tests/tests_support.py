@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ANSWER_FIELDS = frozenset(
@@ -28,3 +30,21 @@ def article(n: int, text: str | None = None, **fields: object) -> dict[str, obje
         f"Officials in town {n} said the vote passed easily.",
         **fields,
     }
+
+
+def call(url: str, method: str = "GET", body: object | None = None) -> tuple[int, object]:
+    """(status, JSON reply, or the text of one that is not JSON) for one request, on a fresh
+    connection (urllib keeps none: with several workers the kernel may hand it to any)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        return status, raw.decode()

@@ -38,14 +38,17 @@ class DeadlineLlama(Llama):
         super().__init__(*args, **kwargs)
         self.deadline: float | None = None
         self.reused: int | None = None
+        self.prompt_tokens = 0
 
     def begin(self, deadline: float) -> None:
         self.deadline = deadline
         self.reused = None
+        self.prompt_tokens = 0
 
     def eval(self, tokens: Sequence[int]) -> None:
         if self.reused is None:
             self.reused = self.n_tokens
+            self.prompt_tokens = self.n_tokens + len(tokens)  # the prompt is the first eval
         for start in range(0, max(len(tokens), 1), PREFILL_SLICE):
             if self.deadline is not None and time.monotonic() > self.deadline:
                 raise DeadlineExceeded

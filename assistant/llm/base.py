@@ -12,7 +12,7 @@ which the model is still usable and the caller can fall back to the extractive a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -69,6 +69,18 @@ class Completion:
     completion_tokens: int
     seconds: float
     cached_tokens: int = 0
+
+
+UsageSink = Callable[[int, int], None]
+"""Told (prompt tokens, completion tokens) after each call of a model: a server's metrics."""
+
+
+@runtime_checkable
+class ReportsUsage(Protocol):
+    """A model that tells `usage` (when set) what each call read and wrote, streamed calls
+    included: the local and OpenAI-compatible models."""
+
+    usage: UsageSink | None
 
 
 @runtime_checkable

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from assistant.llm.base import DEFAULT_SEED, Completion, Message, ModelTimeout, ModelUnavailable
+from assistant.llm.base import (
+    DEFAULT_SEED,
+    Completion,
+    Message,
+    ModelTimeout,
+    ModelUnavailable,
+    UsageSink,
+)
 from assistant.llm.weights import INSTALL_HINT, local_model_file
 from core.settings import Settings
 
@@ -74,6 +81,7 @@ class LocalModel:
         self._closed = False
         self._last_prompt: tuple[Message, ...] = ()
         self._grammars: dict[str, LlamaGrammar] = {}
+        self.usage: UsageSink | None = None
 
     def complete(
         self,
@@ -94,6 +102,8 @@ class LocalModel:
                 raise self._timed_out() from None
             usage = cast(dict[str, Any], response)["usage"]
             text = cast(dict[str, Any], response)["choices"][0]["message"]["content"] or ""
+            if self.usage is not None:
+                self.usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]))
             return Completion(
                 text=text,
                 prompt_tokens=int(usage["prompt_tokens"]),
@@ -120,14 +130,19 @@ class LocalModel:
         deadline = time.monotonic() + self.timeout
         with self._turn(deadline):
             request = self._request(messages, max_tokens, stop, grammar, temperature)
+            generated = 0  # llama.cpp streams one chunk per sampled token
             try:
                 chunks = self._llm.create_chat_completion(**request, stream=True)
                 for chunk in cast(Iterator[dict[str, Any]], chunks):
                     piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
+                        generated += 1
                         yield piece
             except self._expired:
                 raise self._timed_out() from None
+            finally:
+                if self.usage is not None:
+                    self.usage(self._llm.prompt_tokens, generated)
 
     def choice_probabilities(
         self, messages: Sequence[Message], choices: Sequence[str]

@@ -21,7 +21,14 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from assistant.llm.base import DEFAULT_SEED, Completion, Message, ModelTimeout, ModelUnavailable
+from assistant.llm.base import (
+    DEFAULT_SEED,
+    Completion,
+    Message,
+    ModelTimeout,
+    ModelUnavailable,
+    UsageSink,
+)
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -50,6 +57,7 @@ class OpenAICompatibleModel:
         self._context = settings.llm_context
         self._llm: OpenAILike | None = None
         self._build_lock = threading.Lock()
+        self.usage: UsageSink | None = None
 
     def check(self) -> list[str]:
         """Ask the server which models it serves; raise ModelUnavailable unless ours is one.
@@ -119,6 +127,11 @@ class OpenAICompatibleModel:
             raise self._translate(exc) from exc
         usage = getattr(response.raw, "usage", None)
         details = getattr(usage, "prompt_tokens_details", None)
+        if self.usage is not None:
+            self.usage(
+                int(getattr(usage, "prompt_tokens", 0) or 0),
+                int(getattr(usage, "completion_tokens", 0) or 0),
+            )
         return Completion(
             text=response.message.content or "",
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
@@ -143,18 +156,30 @@ class OpenAICompatibleModel:
         deadline = time.monotonic() + self._timeout
         try:
             pieces = llm.stream_chat(
-                _chat_messages(messages), **_options(max_tokens, stop, grammar, temperature)
+                _chat_messages(messages),
+                **_options(max_tokens, stop, grammar, temperature),
+                stream_options={"include_usage": True},  # the last chunk carries the counts
             )
+            counted: dict[str, int] = {}
+            deltas = 0
             try:
                 for piece in pieces:
                     if time.monotonic() > deadline:
                         raise ModelTimeout(
                             f"{self.base_url} did not finish within {self._timeout:g} s"
                         )
+                    counted.update(
+                        {k: int(v) for k, v in piece.additional_kwargs.items() if k in USAGE}
+                    )
                     if piece.delta:
+                        deltas += 1
                         yield piece.delta
             finally:
                 pieces.close()
+                if self.usage is not None:  # a server that sends no counts: one per delta
+                    self.usage(
+                        counted.get("prompt_tokens", 0), counted.get("completion_tokens", deltas)
+                    )
         except openai.APIError as exc:
             raise self._translate(exc) from exc
 
@@ -200,6 +225,9 @@ class OpenAICompatibleModel:
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             return ModelUnavailable(f"{self.base_url} refused the API key: {exc.message}")
         return exc
+
+
+USAGE = ("prompt_tokens", "completion_tokens")
 
 
 def _chat_messages(messages: Sequence[Message]) -> list[Any]:
