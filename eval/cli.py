@@ -164,6 +164,23 @@ def add_commands(
         "costs seconds a claim)",
     )
     _add_judge_option(validate)
+    validate.add_argument(
+        "--verifier-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the llm judge's verdicts in DIR (keyed by model and prompt) and reuse them: "
+        "one pass of the model feeds every later run in seconds (experiments)",
+    )
+    validate.add_argument(
+        "--verifier-chunk",
+        type=int,
+        default=None,
+        metavar="WORDS",
+        help="give the llm judge's model the run of consecutive sentences (at most WORDS "
+        "words) closest to the claim instead of its 8 closest sentences (experiments: the "
+        "shipped constants were fitted with the sentences)",
+    )
     validate.add_argument("--json", action="store_true")
     validate.set_defaults(run=_guarded(run_validate_scorer))
 
@@ -356,6 +373,8 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
             raise _usage_error(f"{path}: no such QAGS file")
     if args.max_articles is not None and args.max_articles < 2:
         raise _usage_error("--max-articles must be at least 2")
+    if args.verifier_chunk is not None and args.verifier_chunk < 20:
+        raise _usage_error("--verifier-chunk must be at least 20 words")
 
     from assistant.judge.support import FITTED_ON, default_scorer, llm_scorer
     from assistant.llm.base import ModelUnavailable
@@ -367,7 +386,12 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
     embedder = cached(Embedder.from_settings(settings))
     if args.judge == "llm":
         try:
-            judge: Any = llm_scorer(embedder, judge_model(settings))
+            from assistant.judge.verifier import VerdictCache
+
+            cache = VerdictCache(args.verifier_cache) if args.verifier_cache else None
+            judge: Any = llm_scorer(
+                embedder, judge_model(settings), cache=cache, chunk_words=args.verifier_chunk
+            )
         except (ModelUnavailable, TypeError) as exc:
             raise _usage_error(f"--judge llm: {exc}") from None
     else:
