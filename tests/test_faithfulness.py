@@ -201,6 +201,26 @@ class TestScorers:
         assert features[1]["entities"] < 1.0
         assert features[2]["entities"] == 1.0
 
+    def test_a_rounded_bound_is_the_figure_it_rounds(self) -> None:
+        """A summary writes "more than 100" for the article's 116 (QAGS-XSum); a bound that
+        the figure does not round to is a changed number, as people judge it."""
+        evidence = (
+            "Authorities have begun exhuming 116 bodies from a mass grave. At least 17 people "
+            "were killed in the strike, and nearly 2,450 fled."
+        )
+        claims = [
+            "More than 100 bodies are being exhumed.",
+            "Nearly 2,500 people fled.",
+            "Fewer than 120 bodies were found.",
+            "At least 11 people were killed in the strike.",
+            "More than 200 bodies are being exhumed.",
+            "About 3,000 people fled.",
+        ]
+        found = [
+            row["entities_min"] for row in LexicalScorer().features([(c, evidence) for c in claims])
+        ]
+        assert found == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+
     def test_fused_paraphrase_is_supported(self, combined: CombinedScorer) -> None:
         # Issue 11: a name from one sentence and the role from the next, which the former
         # copy-weighted profile scored 0.536 against its threshold of 0.75.
