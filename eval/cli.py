@@ -181,6 +181,15 @@ def add_commands(
         "words) closest to the claim instead of its 8 closest sentences (experiments: the "
         "shipped constants were fitted with the sentences)",
     )
+    validate.add_argument(
+        "--llm-gate",
+        type=float,
+        default=None,
+        metavar="P",
+        help="ask the llm judge's model about claims the fast judge scores below P (default "
+        "the shipped gate; 1 asks about every claim). Experiments: the shipped constants were "
+        "fitted at the shipped gate, so only the cross-validated figures (refitted at P) hold",
+    )
     validate.add_argument("--json", action="store_true")
     validate.set_defaults(run=_guarded(run_validate_scorer))
 
@@ -375,6 +384,11 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
         raise _usage_error("--max-articles must be at least 2")
     if args.verifier_chunk is not None and args.verifier_chunk < 20:
         raise _usage_error("--verifier-chunk must be at least 20 words")
+    if args.llm_gate is not None and not 0 < args.llm_gate <= 1:
+        raise _usage_error("--llm-gate must be in (0, 1]")
+    llm_only = [args.verifier_cache, args.verifier_chunk, args.llm_gate]
+    if args.judge != "llm" and any(o is not None for o in llm_only):
+        raise _usage_error("--verifier-cache, --verifier-chunk and --llm-gate need --judge llm")
 
     from assistant.judge.support import FITTED_ON, default_scorer, llm_scorer
     from assistant.llm.base import ModelUnavailable
@@ -392,6 +406,8 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
             judge: Any = llm_scorer(
                 embedder, judge_model(settings), cache=cache, chunk_words=args.verifier_chunk
             )
+            if args.llm_gate is not None:
+                judge.gate = args.llm_gate
         except (ModelUnavailable, TypeError) as exc:
             raise _usage_error(f"--judge llm: {exc}") from None
     else:
