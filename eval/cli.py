@@ -164,6 +164,32 @@ def add_commands(
         "costs seconds a claim)",
     )
     _add_judge_option(validate)
+    validate.add_argument(
+        "--verifier-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the llm judge's verdicts in DIR (keyed by model and prompt) and reuse them: "
+        "one pass of the model feeds every later run in seconds (experiments)",
+    )
+    validate.add_argument(
+        "--verifier-chunk",
+        type=int,
+        default=None,
+        metavar="WORDS",
+        help="give the llm judge's model the run of consecutive sentences (at most WORDS "
+        "words) closest to the claim instead of its 8 closest sentences (experiments: the "
+        "shipped constants were fitted with the sentences)",
+    )
+    validate.add_argument(
+        "--llm-gate",
+        type=float,
+        default=None,
+        metavar="P",
+        help="ask the llm judge's model about claims the fast judge scores below P (default "
+        "the shipped gate; 1 asks about every claim). Experiments: the shipped constants were "
+        "fitted at the shipped gate, so only the cross-validated figures (refitted at P) hold",
+    )
     validate.add_argument("--json", action="store_true")
     validate.set_defaults(run=_guarded(run_validate_scorer))
 
@@ -356,6 +382,13 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
             raise _usage_error(f"{path}: no such QAGS file")
     if args.max_articles is not None and args.max_articles < 2:
         raise _usage_error("--max-articles must be at least 2")
+    if args.verifier_chunk is not None and args.verifier_chunk < 20:
+        raise _usage_error("--verifier-chunk must be at least 20 words")
+    if args.llm_gate is not None and not 0 < args.llm_gate <= 1:
+        raise _usage_error("--llm-gate must be in (0, 1]")
+    llm_only = [args.verifier_cache, args.verifier_chunk, args.llm_gate]
+    if args.judge != "llm" and any(o is not None for o in llm_only):
+        raise _usage_error("--verifier-cache, --verifier-chunk and --llm-gate need --judge llm")
 
     from assistant.judge.support import FITTED_ON, default_scorer, llm_scorer
     from assistant.llm.base import ModelUnavailable
@@ -367,7 +400,14 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
     embedder = cached(Embedder.from_settings(settings))
     if args.judge == "llm":
         try:
-            judge: Any = llm_scorer(embedder, judge_model(settings))
+            from assistant.judge.verifier import VerdictCache
+
+            cache = VerdictCache(args.verifier_cache) if args.verifier_cache else None
+            judge: Any = llm_scorer(
+                embedder, judge_model(settings), cache=cache, chunk_words=args.verifier_chunk
+            )
+            if args.llm_gate is not None:
+                judge.gate = args.llm_gate
         except (ModelUnavailable, TypeError) as exc:
             raise _usage_error(f"--judge llm: {exc}") from None
     else:

@@ -626,3 +626,10 @@ def test_validate_scorer_command_on_a_qags_sample(
     assert {"balanced_accuracy", "cross_validated", "fast_ms_per_claim"} <= set(entry)
     assert main(["eval", "validate-scorer", str(tmp_path / "missing.jsonl")]) == 2
     assert "no such QAGS file" in capsys.readouterr().err
+    # The llm judge's experiment options are refused, by name, where they cannot apply.
+    cache = ["--verifier-cache", str(tmp_path / "verdicts")]
+    assert main(["eval", "validate-scorer", str(sample), *cache]) == 2
+    assert "need --judge llm" in capsys.readouterr().err
+    assert main(["eval", "validate-scorer", str(sample), "--judge", "llm", "--llm-gate", "2"]) == 2
+    assert "--llm-gate must be in (0, 1]" in capsys.readouterr().err
+    assert not (tmp_path / "verdicts").exists()

@@ -201,6 +201,26 @@ class TestScorers:
         assert features[1]["entities"] < 1.0
         assert features[2]["entities"] == 1.0
 
+    def test_a_rounded_bound_is_the_figure_it_rounds(self) -> None:
+        """A summary writes "more than 100" for the article's 116 (QAGS-XSum); a bound that
+        the figure does not round to is a changed number, as people judge it."""
+        evidence = (
+            "Authorities have begun exhuming 116 bodies from a mass grave. At least 17 people "
+            "were killed in the strike, and nearly 2,450 fled."
+        )
+        claims = [
+            "More than 100 bodies are being exhumed.",
+            "Nearly 2,500 people fled.",
+            "Fewer than 120 bodies were found.",
+            "At least 11 people were killed in the strike.",
+            "More than 200 bodies are being exhumed.",
+            "About 3,000 people fled.",
+        ]
+        found = [
+            row["entities_min"] for row in LexicalScorer().features([(c, evidence) for c in claims])
+        ]
+        assert found == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+
     def test_fused_paraphrase_is_supported(self, combined: CombinedScorer) -> None:
         # Issue 11: a name from one sentence and the role from the next, which the former
         # copy-weighted profile scored 0.536 against its threshold of 0.75.
@@ -329,12 +349,13 @@ class TestLlmJudge:
         self, embedder: Embedder, local_gguf: Path, tmp_path: Path
     ) -> None:
         from assistant.judge.support import llm_scorer
+        from assistant.judge.verifier import VerdictCache
         from assistant.llm.local import LocalModel
         from core.settings import Settings
 
         model = LocalModel(Settings(data_dir=tmp_path, llm_threads=1), model_path=local_gguf)
         try:
-            judge = llm_scorer(embedder, model)
+            judge = llm_scorer(embedder, model, cache=VerdictCache(tmp_path / "verdicts"))
             pairs = [
                 (  # copied verbatim: the fast judge decides, the model is not asked
                     "Israel's foreign ministry called the ceremony obscene.",
@@ -350,6 +371,36 @@ class TestLlmJudge:
         assert judge.stats["verified"] == 2
         assert copied >= judge.threshold
         assert supported >= judge.threshold > unsupported
+        # The verdicts were kept on disk: a judge on the same cache answers from it, the
+        # (now closed) model is not asked again, and the scores are the same.
+        again = llm_scorer(embedder, model, cache=VerdictCache(tmp_path / "verdicts"))
+        assert again.score(pairs) == [copied, supported, unsupported]
+        assert again.last_verdicts == judge.last_verdicts
+
+    def test_chunk_evidence_is_the_passage_run_closest_to_the_claim(
+        self, embedder: Embedder
+    ) -> None:
+        """A chunk is consecutive sentences read as written (the pronoun's antecedent comes
+        with it), chosen by the sentences closest to the claim, within the word budget."""
+        from assistant.judge.verifier import LlmVerifier, _best_chunk
+
+        assert _best_chunk([0.1, 0.9, 0.8, 0.1, 0.7], [10, 10, 10, 10, 10], 20) == (1, 3)
+        assert _best_chunk([0.1, 0.9], [50, 50], 20) == (1, 2)  # one sentence over budget
+        passage = (
+            "The council met on Tuesday to discuss the budget. "
+            "Its leader, Maria Lopez, proposed closing two libraries. "
+            "She said the savings would fund road repairs. "
+            "Local football results were announced in the evening. "
+            "The weather stayed dry all week."
+        )
+        claim = "Maria Lopez wants to close libraries to pay for road repairs."
+        verifier = LlmVerifier.__new__(LlmVerifier)  # select_evidence needs no model
+        verifier.embedder, verifier.top_sentences, verifier.chunk_words = embedder, 8, 20
+        (chunk,) = verifier.select_evidence([(claim, passage)])
+        assert chunk == (
+            "Its leader, Maria Lopez, proposed closing two libraries. "
+            "She said the savings would fund road repairs."
+        )
 
 
 @needs_qags

@@ -11,6 +11,7 @@ scores.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,6 +121,46 @@ _NUMBER = re.compile(
     re.I,
 )
 _MONTHS = frozenset(MONTHS)
+# A number the claim only bounds ("more than 100", "nearly 2,000") is found when the evidence
+# states a figure that rounds to it ("116 bodies" supports "more than 100 bodies"): a summary
+# rounds the figure its article gives to a round number. Its entity token carries the bound
+# as a prefix.
+_BOUNDS = {
+    **dict.fromkeys(["more than", "over", "at least", "upwards of", "in excess of"], ">"),
+    **dict.fromkeys(["fewer than", "less than", "under", "up to"], "<"),
+    **dict.fromkeys(
+        ["nearly", "almost", "about", "around", "approximately", "roughly", "some"], "~"
+    ),
+}
+_BOUND_PREFIXES = frozenset(_BOUNDS.values())
+_BOUND_WORDS = frozenset(word for bound in _BOUNDS for word in bound.split())
+_BOUND = re.compile(r"\b(" + "|".join(_BOUNDS) + r")\s+[£$€]?\s*$", re.IGNORECASE)
+
+
+def _as_number(token: str) -> float | None:
+    try:
+        return float(token)
+    except ValueError:
+        return None
+
+
+def _in_bound(token: str, numbers: Sequence[float]) -> bool:
+    """Whether a bounded number token (">100", "<50", "~2000") is met by one of the
+    evidence's ``numbers``: one that, rounded down ("more than"), up ("less than") or to the
+    nearest ("about") at the bound's own precision (hundreds for 100, units for 11), gives
+    the bound. So 116 meets "more than 100" but 17 does not meet "at least 11": people read
+    a bound on an unrounded figure as that figure."""
+    kind, text = token[0], token[1:]
+    value = float(text)
+    if "." in text:
+        step = 10.0 ** -len(text.split(".")[1])
+    else:
+        step = 10.0 ** (len(text) - len(text.rstrip("0"))) if value else 1.0
+    rounding = {">": math.floor, "<": math.ceil}.get(kind, lambda x: math.floor(x + 0.5))
+    return any(
+        math.isclose(rounding(n / step) * step, value) and (n >= value if kind == ">" else True)
+        for n in numbers
+    )
 
 
 def extract_entities(claim: str) -> list[list[str]]:
@@ -147,7 +188,14 @@ def extract_entities(claim: str) -> list[list[str]]:
         at_start = not claim[: match.start()].strip(" \"'\u201c\u2018(")
         while tokens and (
             tokens[0] in JUDGE_FUNCTION_WORDS
-            or (at_start and (tokens[0] in JUDGE_COMMON_OPENERS or tokens[0].endswith("ly")))
+            or (
+                at_start
+                and (
+                    tokens[0] in JUDGE_COMMON_OPENERS
+                    or tokens[0] in _BOUND_WORDS
+                    or tokens[0].endswith("ly")
+                )
+            )
         ):
             tokens = tokens[1:]
         if tokens and not all(t in JUDGE_FUNCTION_WORDS for t in tokens):
@@ -155,7 +203,11 @@ def extract_entities(claim: str) -> list[list[str]]:
     for match in _NUMBER.finditer(claim):
         # "one" is as often a pronoun ("one of the children") as a count.
         if match.group(0).lower() not in ("one", "zero"):
-            add(normalise_tokens(match.group(0)))
+            tokens = normalise_tokens(match.group(0))
+            bound = _BOUND.search(claim[: match.start()])
+            if bound and len(tokens) == 1 and _as_number(tokens[0]) is not None:
+                tokens = [_BOUNDS[bound.group(1).lower()] + tokens[0]]
+            add(tokens)
     for token in normalise_tokens(claim):
         if token in _MONTHS:
             add([token])
@@ -198,6 +250,12 @@ class _Evidence:
     vocabulary: set[str]
     bigrams: set[tuple[str, ...]]
     windows: list[set[str]]
+    numbers: list[float]
+
+    def has(self, token: str) -> bool:
+        if token[:1] in _BOUND_PREFIXES:
+            return _in_bound(token, self.numbers)
+        return token in self.vocabulary
 
 
 class LexicalScorer:
@@ -221,6 +279,7 @@ class LexicalScorer:
                     vocabulary=set(tokens),
                     bigrams=_ngrams(tokens, 2),
                     windows=[set(normalise_tokens(w)) for w in evidence_windows(evidence)],
+                    numbers=[n for t in set(tokens) if (n := _as_number(t)) is not None],
                 )
             rows.append(self._features(claim, cache[evidence]))
         return rows
@@ -229,7 +288,7 @@ class LexicalScorer:
         ev_tokens, ev_set, ev_windows = evidence.tokens, evidence.vocabulary, evidence.windows
         entities = extract_entities(claim)
         if entities:
-            found = [sum(t in ev_set for t in entity) / len(entity) for entity in entities]
+            found = [sum(map(evidence.has, entity)) / len(entity) for entity in entities]
             entity_share, entity_min = sum(found) / len(found), min(found)
         else:
             entity_share = entity_min = 1.0

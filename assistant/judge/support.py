@@ -23,6 +23,7 @@ from assistant.judge.alignment import AlignmentScorer, EvidenceSpan
 from assistant.judge.lexical import LexicalScorer
 
 if TYPE_CHECKING:
+    from assistant.judge.verifier import VerdictCache
     from assistant.llm.base import ChatModel
     from index.embedder import Embedder
 
@@ -341,15 +342,23 @@ LLM_GATE = 0.9
 LLM_PROFILE = (-1.38, 0.50, 1.16, 0.59)  # bias, fast weight, verifier weight, threshold
 
 
-def llm_scorer(embedder: Embedder, model: ChatModel) -> GatedScorer:
+def llm_scorer(
+    embedder: Embedder,
+    model: ChatModel,
+    cache: VerdictCache | None = None,
+    chunk_words: int | None = None,
+) -> GatedScorer:
     """The llm judge on ``model`` (a `ChatModel` that gives answer probabilities, such as the
-    local model): the caller owns the model, which may be the reader's own."""
+    local model): the caller owns the model, which may be the reader's own. ``cache`` stores
+    the verifier's answers on disk and ``chunk_words`` gives it a passage chunk instead of
+    its closest sentences (experiments over a fixed data set: the constants below were fitted
+    with the sentences)."""
     from assistant.judge.verifier import LlmVerifier
 
     bias, fast_weight, verifier_weight, threshold = LLM_PROFILE
     return GatedScorer(
         default_scorer(embedder),
-        LlmVerifier(model, embedder),
+        LlmVerifier(model, embedder, cache=cache, chunk_words=chunk_words),
         gate=LLM_GATE,
         bias=bias,
         fast_weight=fast_weight,

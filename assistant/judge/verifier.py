@@ -16,7 +16,10 @@ a prompt spelling out "every name, place, number, date and event" did no better 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -27,13 +30,48 @@ from assistant.llm.base import ChatModel, Message
 if TYPE_CHECKING:
     from index.embedder import Embedder
 
-__all__ = ["ChoiceModel", "LlmVerifier", "supports_choices"]
+__all__ = ["ChoiceModel", "LlmVerifier", "VerdictCache", "supports_choices"]
 
 SYSTEM = "You are a careful fact checker. Answer with a single word: yes or no."
 USER = (
     "Evidence:\n{evidence}\n\nClaim: {claim}\n\n"
     "Is every part of the claim supported by the evidence? Answer yes or no."
 )
+
+
+class VerdictCache:
+    """The verifier's P(yes) on disk, keyed by the model's name and the exact prompt it read
+    (system text, evidence and claim), so a changed prompt or evidence selection is a miss.
+
+    For experiments only (``newsdesk eval validate-scorer --verifier-cache DIR``): one pass of
+    the model over QAGS takes the better part of an hour on this machine, and with the
+    verdicts stored every later refit of the combination takes seconds. One JSON line per
+    verdict, appended as it is computed, so an interrupted pass keeps what it did.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "verdicts.jsonl"
+        self.verdicts: dict[str, float] = {}
+        if self.path.is_file():
+            with self.path.open(encoding="utf-8") as handle:
+                for line in handle:
+                    if line.strip():
+                        record = json.loads(line)
+                        self.verdicts[record["key"]] = float(record["p_yes"])
+
+    @staticmethod
+    def key(model: str, messages: Sequence[Message]) -> str:
+        text = json.dumps([model, *[(m.role, m.content) for m in messages]])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> float | None:
+        return self.verdicts.get(key)
+
+    def put(self, key: str, p_yes: float, claim: str) -> None:
+        self.verdicts[key] = p_yes
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"key": key, "p_yes": p_yes, "claim": claim}) + "\n")
 
 
 @runtime_checkable
@@ -50,6 +88,21 @@ def supports_choices(model: ChatModel) -> bool:
     return callable(getattr(model, "choice_probabilities", None))
 
 
+def _best_chunk(sims: Sequence[float], words: Sequence[int], budget: int) -> tuple[int, int]:
+    """[start, end) of the run of consecutive sentences within ``budget`` words (at least one
+    sentence) whose three best similarities sum highest."""
+    best, best_value = (0, 1), -np.inf
+    for start in range(len(sims)):
+        end, total = start, 0
+        while end < len(sims) and (end == start or total + words[end] <= budget):
+            total += words[end]
+            end += 1
+        value = sum(sorted(sims[start:end], reverse=True)[:3])
+        if value > best_value:
+            best, best_value = (start, end), value
+    return best
+
+
 class LlmVerifier:
     """P(yes) that the ``top_sentences`` evidence sentences closest to the claim support it.
 
@@ -61,7 +114,14 @@ class LlmVerifier:
 
     name = "llm"
 
-    def __init__(self, model: ChatModel, embedder: Embedder, top_sentences: int = 8) -> None:
+    def __init__(
+        self,
+        model: ChatModel,
+        embedder: Embedder,
+        top_sentences: int = 8,
+        cache: VerdictCache | None = None,
+        chunk_words: int | None = None,
+    ) -> None:
         if not supports_choices(model):
             raise TypeError(
                 f"the llm judge reads answer probabilities, which {model.name} does not give; "
@@ -70,10 +130,16 @@ class LlmVerifier:
         self.model: ChoiceModel = model  # type: ignore[assignment]
         self.embedder = embedder
         self.top_sentences = top_sentences
+        self.cache = cache
+        self.chunk_words = chunk_words
 
     def select_evidence(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
-        """The ``top_sentences`` evidence sentences most similar to each claim, in passage
-        order, so the model reads them as they were written."""
+        """What the model reads for each claim: the ``top_sentences`` evidence sentences most
+        similar to it in passage order, or (``chunk_words`` set) the run of consecutive
+        sentences of at most that many words whose three sentences closest to the claim are
+        closest overall: a passage read as written, with its pronouns' antecedents, which an
+        abstractive claim drawn from several sentences needs (AlignScore and MiniCheck score
+        chunks of about 350 tokens for the same reason)."""
         texts: dict[str, int] = {}
         sentence_ids: dict[str, list[int]] = {}
         for claim, evidence in pairs:
@@ -88,7 +154,13 @@ class LlmVerifier:
         for claim, evidence in pairs:
             ids = sentence_ids[evidence]
             sims = vectors[ids] @ vectors[texts[claim]]
-            keep = sorted(np.argsort(-sims)[: self.top_sentences].tolist())
+            if self.chunk_words:
+                start, end = _best_chunk(
+                    sims.tolist(), [len(names[i].split()) for i in ids], self.chunk_words
+                )
+                keep = list(range(start, end))
+            else:
+                keep = sorted(np.argsort(-sims)[: self.top_sentences].tolist())
             selected.append(" ".join(names[ids[i]] for i in keep))
         return selected
 
@@ -105,13 +177,19 @@ class LlmVerifier:
             return []
         out: list[float | None] = []
         for (claim, _), evidence in zip(pairs, self.select_evidence(pairs), strict=True):
+            messages = self.messages(claim, evidence)
+            key = VerdictCache.key(self.model.name, messages) if self.cache else ""
+            cached = self.cache.get(key) if self.cache else None
+            if cached is not None:
+                out.append(cached)
+                continue
             try:
-                yes, _no = self.model.choice_probabilities(
-                    self.messages(claim, evidence), ("yes", "no")
-                )
+                yes, _no = self.model.choice_probabilities(messages, ("yes", "no"))
             except ModelError:
                 out.append(None)
                 continue
+            if self.cache:
+                self.cache.put(key, yes, claim)
             out.append(yes)
         return out
 
