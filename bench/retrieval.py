@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import sqlite3
 import statistics
 import sys
 import time
@@ -52,7 +51,8 @@ from eval.datasets import (
     realtimeqa_pages,
 )
 from eval.metrics import percentile
-from index.catalog import Catalog
+from index.catalog import SqliteCatalog
+from index.database import Database, SqliteDatabase
 from index.embedder import Embedder
 from index.vector_store import VectorStore
 
@@ -169,11 +169,11 @@ def scaled(source: Path, factor: int, embedder: Embedder) -> Path:
     passage and vector ids get a `~n` suffix; texts, dates and vectors stay as they are. Built
     once and reused while the source's passage count and the factor are unchanged."""
     target = source.with_name(f"{source.name}-x{factor}")
-    origin = Catalog(Settings(data_dir=source).catalog_path)
+    origin = sqlite_catalog(source)
     want: dict[str, object] = {"source_passages": origin.counts()["passages"], "factor": factor}
     origin.close()
     if target.exists():
-        done = Catalog(Settings(data_dir=target).catalog_path)
+        done = sqlite_catalog(target)
         recorded = done.meta(SCALE_META)
         done.close()
         if recorded == want:
@@ -182,9 +182,9 @@ def scaled(source: Path, factor: int, embedder: Embedder) -> Path:
         shutil.rmtree(target)
     start = time.perf_counter()
     settings = Settings(data_dir=target)
-    catalog = Catalog(settings.catalog_path)
-    with catalog.transaction() as db:
-        copy_catalog(db, Settings(data_dir=source).catalog_path, factor)
+    catalog = sqlite_catalog(target)
+    with catalog.transaction():
+        copy_catalog(catalog.db, Settings(data_dir=source).catalog_path, factor)
     vectors = VectorStore(settings)
     copy_vectors(VectorStore(Settings(data_dir=source)), vectors, factor)
     count = vectors.count()
@@ -202,7 +202,12 @@ def scaled(source: Path, factor: int, embedder: Embedder) -> Path:
     return target
 
 
-def copy_catalog(db: sqlite3.Connection, source: Path, factor: int) -> None:
+def sqlite_catalog(data_dir: Path) -> SqliteCatalog:
+    """The bench's indexes are SQLite data directories (the default store)."""
+    return SqliteCatalog(SqliteDatabase(Settings(data_dir=data_dir).catalog_path))
+
+
+def copy_catalog(db: Database, source: Path, factor: int) -> None:
     """The ready articles and their passages, `factor` times (the FTS index fills through the
     passages table's triggers), and the source's meta (the embedding record)."""
     db.execute("ATTACH DATABASE ? AS src", (f"file:{source}?mode=ro",))
