@@ -67,8 +67,9 @@ def decide_order(question: str, passages: Sequence[ScoredPassage]) -> Order | No
     match = _WHICH_ORDER.match(question) or _POLAR_ORDER.match(question)
     if match is None or not _about_reports(match.group("a"), match.group("b"), passages):
         return None
-    a = _stands_for(match.group("a"), passages)
-    b = _stands_for(match.group("b"), passages)
+    vocabularies = [{stem(w) for w in content_words(p.named_text)} for p in passages]
+    a = _stands_for(match.group("a"), passages, vocabularies)
+    b = _stands_for(match.group("b"), passages, vocabularies)
     if a is None or b is None:
         return None
     first, second = passages[a], passages[b]
@@ -91,7 +92,7 @@ def _about_reports(a: str, b: str, passages: Sequence[ScoredPassage]) -> bool:
     if not _REPORTING.search(a) or not _REPORTING.search(b):
         return False
     rest = _bare(b)
-    outlets = {_bare(s) for p in passages for s in (p.source, *p.sources) if s}
+    outlets = {_bare(s) for p in passages for s in _outlets(p)}
     return any(o and rest.startswith(o) for o in outlets) or rest.startswith(("it ", "they "))
 
 
@@ -101,21 +102,23 @@ def _bare(text: str) -> str:
     return (opening.group("rest") if opening else text).lower()
 
 
-def _stands_for(side: str, passages: Sequence[ScoredPassage]) -> int | None:
-    """The passage that reports what one side of the question describes."""
+def _outlets(passage: ScoredPassage) -> list[str]:
+    return [s for s in (passage.source, *passage.sources) if s]
+
+
+def _stands_for(
+    side: str, passages: Sequence[ScoredPassage], vocabularies: Sequence[set[str]]
+) -> int | None:
+    """The passage that reports what one side of the question describes (`vocabularies`:
+    each passage's word stems, outlets and title included)."""
     lowered = side.lower()
-    named = [
-        i
-        for i, p in enumerate(passages)
-        if any(s and s.lower() in lowered for s in (p.source, *p.sources))
-    ]
+    named = [i for i, p in enumerate(passages) if any(s.lower() in lowered for s in _outlets(p))]
     wanted = {stem(w) for w in content_words(side)}
     if not wanted:
         return None
     best, best_share = None, 0.0
     for i in named or range(len(passages)):
-        have = {stem(w) for w in content_words(passages[i].named_text)}
-        share = len(wanted & have) / len(wanted)
+        share = len(wanted & vocabularies[i]) / len(wanted)
         if share > best_share:
             best, best_share = i, share
     return best if best_share >= MIN_OVERLAP else None

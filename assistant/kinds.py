@@ -77,15 +77,30 @@ _NEGATING = ("in", "un", "dis", "non", "non-", "im", "ir", "il")
 _EITHER = re.compile(r"\b([A-Za-z][\w-]*)\s+or\s+([A-Za-z][\w-]*)\b")
 
 
-def alternatives(question: str) -> tuple[str, str] | None:
-    """The two answers a yes/no-shaped question offers instead of Yes and No: "remained
-    consistent or inconsistent?", "agree or disagree?", "before or after?". A pair counts
-    when one word negates the other by its prefix or the two are plain opposites; "Did
-    Reuters or AP report ..." offers outlets, not answers."""
-    for first, second in _EITHER.findall(question):
-        a, b = first.lower(), second.lower()
+def _offered(question: str) -> re.Match[str] | None:
+    """Where a yes/no-shaped question offers its own two answers: a pair counts when one word
+    negates the other by its prefix or the two are plain opposites; "Did Reuters or AP report
+    ..." offers outlets, not answers."""
+    for match in _EITHER.finditer(question):
+        a, b = match.group(1).lower(), match.group(2).lower()
         if frozenset((a, b)) in _OPPOSITES or any(
             b == prefix + a or a == prefix + b for prefix in _NEGATING
         ):
-            return first.capitalize(), second.capitalize()
+            return match
     return None
+
+
+def alternatives(question: str) -> tuple[str, str] | None:
+    """The two answers a yes/no-shaped question offers instead of Yes and No: "remained
+    consistent or inconsistent?", "agree or disagree?", "before or after?"."""
+    match = _offered(question)
+    return (match.group(1).capitalize(), match.group(2).capitalize()) if match else None
+
+
+def asking_first(question: str) -> str:
+    """The yes/no question of the first answer offered ("... consistent or inconsistent?" ->
+    "... consistent?"); a question that offers none, as it is."""
+    match = _offered(question)
+    if match is None:
+        return question
+    return question[: match.start()] + match.group(1).lower() + question[match.end() :]

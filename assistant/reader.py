@@ -28,7 +28,7 @@ from assistant.judge.claims import split_sentences as split_answer
 from assistant.judge.claims import strip_citations
 from assistant.judge.support import SupportScorer
 from assistant.judge.verifier import ChoiceModel, supports_choices
-from assistant.kinds import Kind, alternatives, question_kind
+from assistant.kinds import Kind, alternatives, asking_first, question_kind
 from assistant.llm.base import ChatModel, Message, ModelError
 from assistant.mentions import fuller_names, names, person
 from assistant.terms import QuestionTerms, analyse, stem, subject_absent
@@ -291,15 +291,10 @@ class ModelReader:
         dividing by P(yes) for the question without evidence. The plain comparison is what
         the model would have written."""
         model = cast(ChoiceModel, self.model)
-        offered = alternatives(question)
-        if offered is not None:
-            question = re.sub(
-                rf"\b{offered[0]}\s+or\s+{offered[1]}\b", offered[0].lower(), question, flags=re.I
-            )
-        messages = self.messages(question, Kind.POLAR, evidence)
+        messages = self.messages(asking_first(question), Kind.POLAR, evidence)
         yes, no = model.choice_probabilities(messages, [w.lower() for w in YES_NO])
         log.debug("P(yes) %.3f", yes)
-        words = offered or YES_NO
+        words = alternatives(question) or YES_NO
         return words[0] if yes >= no else words[1]
 
     def _ordered(

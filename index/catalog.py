@@ -327,8 +327,8 @@ class SqliteCatalog(Catalog):
             return {}
         marks = ",".join("?" * len(rowids))
         rows = self.db.rows(
-            # CROSS JOIN: SQLite then starts from the few passages, never from the articles.
-            f"""SELECT p.rowid, p.id FROM passages p CROSS JOIN articles a ON a.id = p.article_id
+            f"""SELECT p.rowid, p.id FROM passages p {self.PASSAGES_FIRST} articles a
+                ON a.id = p.article_id
                 WHERE p.rowid IN ({marks}) AND a.state = 'ready'""",
             list(rowids),
         )

@@ -102,15 +102,16 @@ class LocalModel:
                 raise self._timed_out() from None
             usage = cast(dict[str, Any], response)["usage"]
             text = cast(dict[str, Any], response)["choices"][0]["message"]["content"] or ""
-            if self.usage is not None:
-                self.usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]))
-            return Completion(
+            completion = Completion(
                 text=text,
                 prompt_tokens=int(usage["prompt_tokens"]),
                 completion_tokens=int(usage["completion_tokens"]),
                 seconds=time.perf_counter() - started,
                 cached_tokens=self._llm.reused or 0,
             )
+            if self.usage is not None:
+                self.usage(completion.prompt_tokens, completion.completion_tokens)
+            return completion
 
     def stream(
         self,

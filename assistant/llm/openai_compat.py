@@ -127,18 +127,16 @@ class OpenAICompatibleModel:
             raise self._translate(exc) from exc
         usage = getattr(response.raw, "usage", None)
         details = getattr(usage, "prompt_tokens_details", None)
-        if self.usage is not None:
-            self.usage(
-                int(getattr(usage, "prompt_tokens", 0) or 0),
-                int(getattr(usage, "completion_tokens", 0) or 0),
-            )
-        return Completion(
+        completion = Completion(
             text=response.message.content or "",
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             seconds=time.perf_counter() - started,
             cached_tokens=int(getattr(details, "cached_tokens", 0) or 0),
         )
+        if self.usage is not None:
+            self.usage(completion.prompt_tokens, completion.completion_tokens)
+        return completion
 
     def stream(
         self,
