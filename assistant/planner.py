@@ -27,9 +27,13 @@ _DAY_MONTH_YEAR = re.compile(
 )
 _MONTH_YEAR = re.compile(rf"\b(?:in\s+)?(?P<m>{_MONTH})\.?\s+(?P<y>(?:19|20)\d\d)\b", re.IGNORECASE)
 _ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b")
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
 _RECENT = re.compile(
     r"\b(latest|most recent|recently|newest|current(?:ly)?|now|so far|to date|"
-    r"this (?:week|month)|today|yesterday|last (?:week|few days))\b",
+    r"this (?:week|month|year|season|spring|summer|fall|autumn|winter)|today|yesterday|"
+    r"last (?:week|few days)|"
+    r"new (?:study|research|report|survey|poll|analysis|data|figures|findings|record|recall|"
+    rf"law|rules?)|{_WEEKDAY})\b",
     re.IGNORECASE,
 )
 _RELATIVE = {
@@ -39,7 +43,17 @@ _RELATIVE = {
     "last week": 14,
     "last few days": 4,
     "this month": 31,
+    "this season": 92,
+    "this spring": 92,
+    "this summer": 92,
+    "this fall": 92,
+    "this autumn": 92,
+    "this winter": 92,
 }
+_WEEKDAY_ALONE = re.compile(rf"\b{_WEEKDAY}\b", re.IGNORECASE)
+RECENT_DAYS = 31
+"""How far back "recently", "now" or "a new study" reach when the question names no period:
+news asked about as current is the last month's."""
 _SPLIT = re.compile(
     r"\s*(?:,\s*)?\b(?:and|while|whereas|but)\s+(?=(?:who|what|when|where|which|why|how|did|"
     r"does|do|is|are|was|were|has|have)\b)",
@@ -61,6 +75,11 @@ class QueryPlan:
     window: tuple[date, date] | None = None
     """A date range the question names: passages inside it are preferred, not required."""
     sources: list[str] = field(default_factory=list)
+    recent: tuple[date, date] | None = None
+    """The period the question is about as current news (its window, or the last month for
+    "recently", "now", "a new study"): searched on its own as well, so its reports reach the
+    reranker, but not preferred there (in an archive "recently" is often the article's word,
+    not the asker's)."""
 
 
 def plan_query(
@@ -71,7 +90,9 @@ def plan_query(
 ) -> QueryPlan:
     sources = mentioned_sources(question, known_sources) if not filters.source else []
     recency = bool(_RECENT.search(question))
-    window = named_window(question) or relative_window(question, today(newest, filters.as_of))
+    now = today(newest, filters.as_of)
+    window = named_window(question) or relative_window(question, now)
+    recent = window or recent_window(question, now)
     texts = split_parts(question)
     parts: list[SubQuery] = []
     if len(sources) > 1:
@@ -85,7 +106,7 @@ def plan_query(
         parts = [SubQuery(text, filters) for text in texts]
         if len(parts) > 1:
             parts.insert(0, SubQuery(question, filters))
-    return QueryPlan(question, parts, recency, window, sources)
+    return QueryPlan(question, parts, recency, window, sources, recent)
 
 
 def today(newest: date | None, as_of: date | None) -> date | None:
@@ -144,11 +165,25 @@ def named_window(question: str) -> tuple[date, date] | None:
 
 def relative_window(question: str, newest: date | None) -> tuple[date, date] | None:
     """'This week' in a news archive means the week before its newest story, not before the
-    wall clock: an archive of October 2023 is asked about as if read then."""
+    wall clock: an archive of October 2023 is asked about as if read then. A bare weekday
+    ("down for millions on Wednesday") is the last seven days, as news copy uses it; "this
+    year" runs from 1 January."""
     if newest is None:
         return None
     lowered = question.lower()
     for phrase, days in _RELATIVE.items():
         if phrase in lowered:
             return newest - timedelta(days=days - 1), newest
+    if "this year" in lowered:
+        return date(newest.year, 1, 1), newest
+    if _WEEKDAY_ALONE.search(question):
+        return newest - timedelta(days=6), newest
     return None
+
+
+def recent_window(question: str, newest: date | None) -> tuple[date, date] | None:
+    """The last ``RECENT_DAYS`` when the question asks about current news without naming a
+    period ("recently", "now", "a new study")."""
+    if newest is None or not _RECENT.search(question):
+        return None
+    return newest - timedelta(days=RECENT_DAYS - 1), newest

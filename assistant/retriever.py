@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 import numpy as np
 from numpy.typing import NDArray
@@ -127,6 +128,16 @@ class Retriever:
         self, plan: QueryPlan, part: SubQuery, vector: NDArray[np.float32]
     ) -> list[ScoredPassage]:
         candidates = self.hybrid(part.text, part.filters, vector)
+        inside = within(part.filters, plan.recent)
+        if inside is not None:
+            # A question about a period ("this week", "recently", "in October 2023") is also
+            # searched inside it: in an archive of years, the week's report shares its words
+            # with a dozen older stories that outrank it, and never reaches the reranker that
+            # would prefer it for its date.
+            have = {c.chunk_id for c in candidates}
+            candidates += [
+                c for c in self.hybrid(part.text, inside, vector) if c.chunk_id not in have
+            ]
         if not (self.options.rerank and self.reranker is not None):
             return candidates
         return self.reranker.rerank(plan, analyse(part.text), candidates, vector)
@@ -172,6 +183,18 @@ class Retriever:
             ScoredPassage.of(passages[c], fused[c], dense_scores.get(c), lexical_scores.get(c))
             for c in ranked
         ]
+
+
+def within(filters: Filters, window: tuple[date, date] | None) -> Filters | None:
+    """The filters narrowed to the window, None when there is no window or nothing of it
+    is left inside them."""
+    if window is None:
+        return None
+    start = max(filter(None, (window[0], filters.published_after)))
+    end = min(filter(None, (window[1], filters.until)))
+    if start > end:
+        return None
+    return replace(filters, published_after=start, published_before=end)
 
 
 def interleave(rankings: Sequence[Sequence[ScoredPassage]]) -> list[ScoredPassage]:

@@ -91,21 +91,53 @@ def realtimeqa_pages(folder: Path) -> list[Article]:
     return list(pages.values())
 
 
+@dataclass(frozen=True)
+class Search:
+    """What the benchmark's search engine did for one question: the day it ran (``YYYY-MM-DD``,
+    so the day the question was asked) and the pages it found."""
+
+    day: str | None
+    urls: tuple[str, ...]
+
+
+def realtimeqa_searches(folder: Path) -> dict[str, Search]:
+    searches: dict[str, Search] = {}
+    for path in sorted(folder.glob("*_gcs.jsonl")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            day = str(record.get("search_time") or "").replace("/", "-")[:10] or None
+            urls = tuple(str(p.get("url") or "") for p in _search_results(record["search_result"]))
+            searches[str(record["question_id"])] = Search(day, tuple(u for u in urls if u))
+    return searches
+
+
 def realtimeqa_cases(folder: Path) -> list[Case]:
-    """Questions asked open-ended; the gold answer is the text of the correct choice."""
+    """Questions asked open-ended; the gold answer is the text of the correct choice.
+
+    Each question is dated the day it was searched for, not its ``question_date``: the quiz's
+    ``question_date`` is often the first day of the week it covers (20231006's "ousting of
+    Kevin McCarthy" questions carry 29 September; the vote was on 3 October and the search
+    ran on the 7th), so an ``as_of`` filter on it would hide the very reports the question is
+    about. The search day is never earlier than the question date; without one the question
+    date stands.
+    """
+    searches = realtimeqa_searches(folder)
     cases: list[Case] = []
     for path in sorted(folder.glob("*_qa.jsonl")):
         for line in path.read_text().splitlines():
             record = json.loads(line)
             choice = int(record["answer"][0])
+            key = str(record["question_id"])
+            asked = str(record["question_date"]).replace("/", "-")
+            searched = searches[key].day if key in searches else None
             cases.append(
                 Case(
-                    id=str(record["question_id"]),
+                    id=key,
                     question=str(record["question_sentence"]),
                     answers=[str(record["choices"][choice])],
                     evidence=[str(record.get("evidence") or "")] if record.get("evidence") else [],
                     kind="realtimeqa",
-                    date=str(record["question_date"]).replace("/", "-"),
+                    date=max(asked, searched) if searched else asked,
                 )
             )
     return cases

@@ -23,7 +23,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import broken_answerer
 
+from core.articles import Article, make_article
+from eval.build import _realtimeqa_records
 from eval.compare import compare_reports, format_comparison
+from eval.datasets import Case, Search, realtimeqa_cases
 from eval.gate import ThresholdError, Thresholds, check, load_thresholds, parse_thresholds
 from eval.html_report import bar_chart, histogram, render_html
 from eval.metrics import (
@@ -385,14 +388,44 @@ class TestSuiteFiles:
         assert case.as_record()["filters"] == {"as_of": "2023-10-06"}
 
     @pytest.mark.shared
-    def test_realtimeqa_suites_ask_as_of_the_question_date(self, tmp_path: Path) -> None:
-        shared_file("data", "realtimeqa-2023q4")
+    def test_realtimeqa_suites_ask_as_of_the_day_of_the_search(self, tmp_path: Path) -> None:
+        folder = shared_file("data", "realtimeqa-2023q4")
         out = tmp_path / "suites"
         result = run_cli("eval", "build-suites", "--out", str(out))
         assert result.returncode == 0, result.stderr
         lines = [json.loads(x) for x in (out / "realtimeqa-ci.jsonl").read_text().splitlines()]
         assert lines and all(r["filters"] == {"as_of": r["date"]} for r in lines)
         assert all(c.filters and c.filters.as_of for c in load_suite(out / "realtimeqa-ci.jsonl"))
+        # The quiz dates its McCarthy questions 29 September, the first day of the week it
+        # covers; the vote was on 3 October and the search ran on the 7th.
+        cases = {c.id: c for c in realtimeqa_cases(folder)}
+        assert cases["20231006_0"].date == "2023-10-07"
+        assert all(c.date and c.date >= "2023-09-28" for c in cases.values())
+
+    def test_realtimeqa_answerable_means_its_own_search_found_the_answer(self) -> None:
+        """A page about another story that happens to contain the answer ("Israel", "5")
+        does not make a question answerable; a page of its own search results published by
+        the day it was asked does."""
+        case = Case("q1", "Which country did Biden visit this week?", ["Israel"], date="2023-10-21")
+
+        def page(url: str, published: str, text: str) -> Article:
+            return make_article(title="t", text=text, published=published, url=url)
+
+        elsewhere = page("https://a.example/1", "2022-01-05", "Israel and Egypt signed a deal.")
+        later = page("https://a.example/2", "2023-10-25", "Biden's visit to Israel, reviewed.")
+        own = page("https://a.example/3", "2023-10-18", "Biden landed in Israel on Wednesday.")
+        other = page("https://a.example/4", "2023-10-19", "The president flew abroad.")
+
+        def kind(pages: list[Article], urls: tuple[str, ...]) -> str:
+            records = _realtimeqa_records([case], pages, {"q1": Search("2023-10-21", urls)})
+            assert records[0]["filters"] == {"as_of": "2023-10-21"}
+            return str(records[0]["kind"])
+
+        everything = [elsewhere, later, own, other]
+        assert kind(everything, (later.url, other.url)) == "realtimeqa-no-gold-page"
+        assert kind(everything, (other.url,)) == "realtimeqa-no-gold-page"
+        assert kind(everything, (other.url, own.url)) == "realtimeqa"
+        assert kind([elsewhere, later, other], (own.url, other.url)) == "realtimeqa-no-gold-page"
 
     def test_duplicate_ids(self, tmp_path: Path) -> None:
         path = self.write(

@@ -8,9 +8,15 @@ from pathlib import Path
 import pytest
 
 from assistant.answering import Assistant
-from assistant.planner import mentioned_sources, named_window, plan_query, split_parts
+from assistant.planner import (
+    RECENT_DAYS,
+    mentioned_sources,
+    named_window,
+    plan_query,
+    split_parts,
+)
 from assistant.rerank import diversify
-from assistant.retriever import rrf
+from assistant.retriever import rrf, within
 from assistant.runtime import Runtime
 from core.articles import make_article
 from core.records import Filters, ScoredPassage
@@ -214,6 +220,79 @@ def test_planner_reads_outlets_dates_and_parts() -> None:
     ]:
         week = plan_query("What happened this week?", Filters(as_of=as_of), [], newest)
         assert week.window == (end - timedelta(days=6), end)
+
+
+def test_planner_reads_the_period_news_is_asked_about() -> None:
+    """Relative periods are windows the reranker prefers; "recently", "now" and "a new
+    study" only widen the search to the last month (they are often an article's words)."""
+    day = date(2023, 11, 17)  # a Friday
+
+    def plan(question: str) -> tuple[object, object]:
+        p = plan_query(question, Filters(as_of=day), [], date(2023, 12, 31))
+        return p.window, p.recent
+
+    week = (date(2023, 11, 11), day)
+    assert plan("Which country declared an emergency this week?") == (week, week)
+    assert plan("Phone networks were down for millions Wednesday in which country?") == (
+        week,
+        week,
+    )
+    assert plan("Who won this year's Nobel Peace Prize?")[0] == (date(2023, 1, 1), day)
+    assert plan("Which city reported more bedbugs this fall?")[0] == (
+        day - timedelta(days=91),
+        day,
+    )
+    month = (day - timedelta(days=RECENT_DAYS - 1), day)
+    for question in (
+        "Which animal recently escaped from a circus near Rome?",
+        "How many free tests can households now order?",
+        "A new study names which country as the worst for housing?",
+    ):
+        assert plan(question) == (None, month), question
+    assert plan("Who attended the Moscow meeting?") == (None, None)
+    # The window never reaches outside the question's own filters.
+    assert within(Filters(as_of=day), month) == Filters(
+        published_after=month[0], published_before=day, as_of=day
+    )
+    assert within(Filters(published_before=date(2023, 1, 1)), month) is None
+    assert within(Filters(), None) is None
+
+
+def test_a_question_about_this_week_finds_the_week_s_report_among_older_ones(
+    tmp_path: Path, settings: Settings, embedder: Embedder
+) -> None:
+    """An archive of years holds many older stories in the same words; the week's report
+    ranks below them in both searches and must still be found (RealTimeQA's weekly quiz
+    questions, asked over the pages of several years)."""
+    older = [
+        {
+            "id": f"old{n}",
+            "source": "Archive",
+            "published": f"{2015 + n}-03-0{n + 1}",
+            "title": f"State of emergency declared over volcano eruption threat ({n})",
+            "text": f"A state of emergency was declared over the threat of a volcano "
+            f"eruption in region {n}, officials said, as a volcanic eruption threat grew.",
+        }
+        for n in range(6)
+    ]
+    recent = {
+        "id": "iceland",
+        "source": "Wire",
+        "published": "2023-11-12",
+        "title": "Iceland braces for lava",
+        "text": "Iceland declared an emergency as magma spread under Grindavik, which was "
+        "evacuated before a possible eruption.",
+    }
+    runtime = Runtime(settings.model_copy(update={"candidates": 3}), embedder)
+    runtime.writer.ingest(load_articles([write_jsonl(tmp_path / "c.jsonl", [*older, recent])]))
+    question = "Which country declared a state of emergency this week over a volcano eruption?"
+    as_of = Filters(as_of=date(2023, 11, 17))
+    retriever = runtime.assistant.retriever
+    pool = retriever.hybrid(question, as_of, embedder.encode([question])[0])
+    assert "iceland" not in {p.article_id for p in pool}  # outranked in both searches
+    hits = runtime.assistant.search(question, 3, as_of)
+    assert "iceland" in [h.article_id for h in hits]
+    runtime.close()
 
 
 def test_diversity_caps_passages_per_article() -> None:
