@@ -264,7 +264,7 @@ def test_a_question_about_this_week_finds_the_week_s_report_among_older_ones(
     """An archive of years holds many older stories in the same words; the week's report
     ranks below them in both searches and must still be found (RealTimeQA's weekly quiz
     questions, asked over the pages of several years)."""
-    older = [
+    older: list[dict[str, object]] = [
         {
             "id": f"old{n}",
             "source": "Archive",
@@ -275,7 +275,7 @@ def test_a_question_about_this_week_finds_the_week_s_report_among_older_ones(
         }
         for n in range(6)
     ]
-    recent = {
+    recent: dict[str, object] = {
         "id": "iceland",
         "source": "Wire",
         "published": "2023-11-12",
