@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from core.sentences import split_sentences
+
 
 class Kind(StrEnum):
     POLAR = "yes/no"
@@ -42,7 +44,18 @@ _NUMBER = re.compile(
 _ENTITY = re.compile(r"^\s*(?:who|whom|whose|which|where|what)\b", re.IGNORECASE)
 
 
+def asked(question: str) -> str:
+    """The sentence that asks, when a question sets the scene first ("Turkey is typically the
+    centerpiece of Thanksgiving dinner. Which US state raises the most turkeys?"): its shape
+    is the answer's. The scene still counts for search."""
+    sentences = [s.text for s in split_sentences(question.strip())]
+    if len(sentences) > 1 and sentences[-1].endswith("?"):
+        return sentences[-1]
+    return question
+
+
 def question_kind(question: str) -> Kind:
+    question = asked(question)
     # "Who, according to TechCrunch, is the figure ...?" has its verb late too, but asks who.
     if _POLAR.match(question) or (_POLAR_LATE.search(question) and not _WH.match(question)):
         return Kind.POLAR

@@ -39,6 +39,8 @@ log = logging.getLogger("newsdesk.reader")
 YES_NO = ("Yes", "No")
 
 INSUFFICIENT = "INSUFFICIENT"
+_QUESTION = re.compile(r"\?\s*(?:\[\d+\]\s*)*$")
+"""A reply sentence that ends as a question, citation markers or not."""
 """What the model is told to write when its evidence does not answer the question."""
 
 SYSTEM_PROMPT = f"""You answer questions about news using only the numbered evidence \
@@ -218,6 +220,11 @@ class ModelReader:
                         yield Answer(REFUSAL, True, [], question, reader=self.name, kind=kind)
                         return
                     break
+                if _QUESTION.search(sentence):
+                    # The question (or an evidence heading) echoed back: nothing it says is
+                    # an answer, however well its cited passage supports the words.
+                    dropped.append(sentence)
+                    continue
                 drafts, lost = self.check(sentence, evidence, passages)
                 dropped += lost
                 for draft in drafts:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
+from assistant.kinds import asked
 from assistant.mentions import name_runs, person
 from core.words import MONTH_ABBREVIATIONS, MONTHS, RELATIVE_DAYS, STOPWORDS, WEEKDAYS
 
@@ -140,7 +141,7 @@ def analyse(question: str) -> QuestionTerms:
 
 
 def expected_answer(question: str) -> str:
-    lowered = question.lower().strip()
+    lowered = asked(question).lower().strip()
     if re.match(
         r"^(?:who|whom|whose)\b|\bwhich (?:person|people|man|woman|official|leader)", lowered
     ):

@@ -126,6 +126,19 @@ def test_who_is_kasra_aarabi_is_answered_with_a_citation(seed_runtime: Runtime) 
     )
 
 
+def test_a_question_that_sets_the_scene_is_answered_not_echoed(seed_runtime: Runtime) -> None:
+    """The sentence that asks decides the answer's shape, and a reply sentence that is itself
+    a question (the question or a page heading echoed back) is dropped, never shown."""
+    answer = seed_runtime.assistant.ask(
+        "Iran's ties to Hamas are under scrutiny. Who is Kasra Aarabi?"
+    )
+    assert not answer.refused, answer
+    assert answer.kind == "entity"
+    assert all(not s.rstrip(" []0123456789").endswith("?") for s in sentences(answer)), answer
+    assert "United Against Nuclear" in answer.answer or "director" in answer.answer, answer
+    assert_every_sentence_cited(answer)
+
+
 def test_instructions_inside_an_article_change_nothing(seed_runtime: Runtime) -> None:
     answer = seed_runtime.assistant.ask("When will the Elling ferry terminal open?")
     assert "PWNED" not in answer.answer.upper()

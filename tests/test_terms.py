@@ -9,7 +9,7 @@ import pytest
 
 from assistant.chronology import decide_order
 from assistant.composer import Candidate
-from assistant.kinds import Kind, alternatives, question_kind
+from assistant.kinds import Kind, alternatives, asked, question_kind
 from assistant.mentions import fuller_names
 from assistant.reader import Evidence, salvage
 from assistant.terms import analyse, subject_absent
@@ -108,10 +108,27 @@ def test_nothing_is_kept_from_a_dropped_sentence_whose_answer_no_evidence_holds(
         ("Who, according to TechCrunch, is the figure who was removed from OpenAI?", Kind.ENTITY),
         ("Which two public figures were seen leaving the stadium together?", Kind.LIST),
         ("Between the Verge report and the Wired report, was there consistency?", Kind.POLAR),
+        # A question that sets the scene first is shaped by the sentence that asks.
+        (
+            "Turkey is typically the centerpiece of Thanksgiving dinner. Which US state raises "
+            "the most turkeys?",
+            Kind.ENTITY,
+        ),
+        ("The meeting drew criticism. Did Dr. Smith attend it?", Kind.POLAR),
+        ("Did Dr. Smith say the U.S. economy grew?", Kind.POLAR),
+        ("Sharon White is to step down. After how many years?", Kind.OPEN),
     ],
 )
 def test_the_kind_of_answer_a_question_wants(question: str, kind: Kind) -> None:
     assert question_kind(question) is kind
+
+
+def test_the_scene_set_before_a_question_does_not_change_what_it_expects() -> None:
+    question = "Another tradition is football. Which NFL team has played the most games?"
+    assert asked(question) == "Which NFL team has played the most games?"
+    assert analyse(question).expects == analyse(asked(question)).expects
+    assert "football" in analyse(question).words  # the scene still counts for search
+    assert analyse("Football is a tradition. Who has played the most games?").expects == "name"
 
 
 @pytest.mark.parametrize(
