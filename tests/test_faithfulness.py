@@ -22,7 +22,9 @@ from eval.faithfulness import faithfulness
 from eval.qags import (
     balanced_accuracy,
     best_threshold,
+    equal_error_threshold,
     load_qags,
+    maximin_threshold,
     roc_auc,
     validate_judge,
 )
@@ -328,6 +330,27 @@ class TestMetrics:
         assert balanced_accuracy(scores, labels, threshold) == 1.0
         assert balanced_accuracy(scores, labels, 0.0) == 0.5
 
+    def test_one_threshold_for_two_sets_serves_the_worse_one(self) -> None:
+        """The pooled equal-error cut can sit where one set fails; the maximin cut is where
+        the worse of the two does best."""
+        a_scores = [0.51, 0.87, 0.73, 0.68, 0.91, 0.36]
+        a_labels = [False, True, True, True, True, True]
+        b_scores = [0.58, 0.02, 0.57, 0.4, 0.62, 0.26]
+        b_labels = [True, False, True, False, True, False]
+        scores, labels = a_scores + b_scores, a_labels + b_labels
+        pooled = equal_error_threshold(scores, labels, [1.0 / 6] * 12)
+        cut = maximin_threshold(scores, labels, ["a"] * 6 + ["b"] * 6)
+
+        def worse(t: float) -> float:
+            return min(
+                balanced_accuracy(a_scores, a_labels, t), balanced_accuracy(b_scores, b_labels, t)
+            )
+
+        assert round(worse(pooled), 3) == 0.4 and round(worse(cut), 3) == 0.9
+        assert maximin_threshold(a_scores, a_labels, ["a"] * 6) == best_threshold(
+            a_scores, a_labels
+        )
+
 
 class TestLlmJudge:
     def test_a_model_without_answer_probabilities_is_refused(
@@ -421,6 +444,7 @@ class TestQags:
         )
         cnndm, xsum = result["sets"]["cnndm"], result["sets"]["xsum"]
         assert result["threshold"] == combined.threshold
+        assert result["threshold_rule"] == "equal-error"  # the fast judge's, refitted in cv
         assert (cnndm["n"], xsum["n"]) == (93, 30)
         assert cnndm["in_sample"] and xsum["in_sample"]
         assert cnndm["auc"] >= 0.86 and xsum["auc"] >= 0.7
