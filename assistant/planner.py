@@ -28,9 +28,10 @@ _DAY_MONTH_YEAR = re.compile(
 _MONTH_YEAR = re.compile(rf"\b(?:in\s+)?(?P<m>{_MONTH})\.?\s+(?P<y>(?:19|20)\d\d)\b", re.IGNORECASE)
 _ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b")
 _WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+_SEASONS = ("season", "spring", "summer", "fall", "autumn", "winter")
 _RECENT = re.compile(
     r"\b(latest|most recent|recently|newest|current(?:ly)?|now|so far|to date|"
-    r"this (?:week|month|year|season|spring|summer|fall|autumn|winter)|today|yesterday|"
+    rf"this (?:week|month|year|{'|'.join(_SEASONS)})|today|yesterday|"
     r"last (?:week|few days)|"
     r"new (?:study|research|report|survey|poll|analysis|data|figures|findings|record|recall|"
     rf"law|rules?)|{_WEEKDAY})\b",
@@ -43,13 +44,7 @@ _RELATIVE = {
     "last week": 14,
     "last few days": 4,
     "this month": 31,
-    "this season": 92,
-    "this spring": 92,
-    "this summer": 92,
-    "this fall": 92,
-    "this autumn": 92,
-    "this winter": 92,
-}
+} | {f"this {season}": 92 for season in _SEASONS}
 _WEEKDAY_ALONE = re.compile(rf"\b{_WEEKDAY}\b", re.IGNORECASE)
 RECENT_DAYS = 31
 """How far back "recently", "now" or "a new study" reach when the question names no period:
@@ -92,7 +87,7 @@ def plan_query(
     recency = bool(_RECENT.search(question))
     now = today(newest, filters.as_of)
     window = named_window(question) or relative_window(question, now)
-    recent = window or recent_window(question, now)
+    recent = window or (last_month(now) if recency else None)
     texts = split_parts(question)
     parts: list[SubQuery] = []
     if len(sources) > 1:
@@ -181,9 +176,9 @@ def relative_window(question: str, newest: date | None) -> tuple[date, date] | N
     return None
 
 
-def recent_window(question: str, newest: date | None) -> tuple[date, date] | None:
-    """The last ``RECENT_DAYS`` when the question asks about current news without naming a
-    period ("recently", "now", "a new study")."""
-    if newest is None or not _RECENT.search(question):
+def last_month(newest: date | None) -> tuple[date, date] | None:
+    """The period a question asks about as current news ("recently", "now", "a new study")
+    when it names none: the last ``RECENT_DAYS``."""
+    if newest is None:
         return None
     return newest - timedelta(days=RECENT_DAYS - 1), newest

@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from processes import free_port, wait_for  # noqa: E402 - bench/processes.py
+from processes import free_port, stop, wait_for  # noqa: E402 - bench/processes.py
 
 from core.settings import Settings  # noqa: E402
 from eval.build import build_suites  # noqa: E402
@@ -79,8 +79,7 @@ def model_server(gguf: Path, threads: int) -> Iterator[str]:
         wait_for(f"http://127.0.0.1:{port}/v1/models", process)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
 
 
 def reader_env(reader: str, settings: Settings, base_url: str | None) -> dict[str, str]:
@@ -125,8 +124,7 @@ def first_sentence_seconds(corpus: Path, questions: list[str], env: dict[str, st
                             waits.append(time.perf_counter() - start)
                             break
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
     return waits
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from processes import free_port, stop  # noqa: E402 - bench/processes.py, beside this script
 
 from core.client import NewsdeskClient  # noqa: E402 - after the path is set
 from eval.metrics import percentile  # noqa: E402
@@ -94,9 +95,7 @@ def main() -> int:
                 env=env,
                 capture_output=True,
             )
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         client = NewsdeskClient(f"http://127.0.0.1:{port}")
         start = time.perf_counter()
         server = subprocess.Popen(
@@ -118,8 +117,7 @@ def main() -> int:
             health = [call(client, "/health") for _ in range(args.questions)]
             peak, resident = memory_mb(server.pid, "VmHWM"), memory_mb(server.pid, "VmRSS")
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
     print("| measure | value |")
     print("|---|---|")
     print(f"| server cold start (spawn to first /health 200) | {cold:.1f} s |")

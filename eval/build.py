@@ -134,12 +134,13 @@ def _realtimeqa_records(
 def _build_realtimeqa(shared: Path, out: Path, subset: dict[str, Any] | None) -> BuiltSuite:
     folder = shared / REALTIMEQA
     pages = realtimeqa_pages(folder)
-    cases = realtimeqa_cases(folder)
+    searches = realtimeqa_searches(folder)
+    cases = realtimeqa_cases(folder, searches)
     label = "ci" if subset is not None else "full"
     if subset is not None:
         cases = _pick(cases, subset.get("questions", []), "realtimeqa questions")
         pages = _pick(pages, subset.get("pages", []), "realtimeqa pages")
-    records = _realtimeqa_records(cases, pages, realtimeqa_searches(folder))
+    records = _realtimeqa_records(cases, pages, searches)
     suite = write_jsonl(records, out / f"realtimeqa-{label}.jsonl")
     corpus = write_jsonl(articles_as_records(pages), out / f"realtimeqa-{label}-corpus.jsonl")
     missing = sum(r["kind"] == "realtimeqa-no-gold-page" for r in records)

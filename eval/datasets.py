@@ -67,27 +67,34 @@ def _search_results(raw: object) -> list[dict[str, Any]]:
     return [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
 
 
+def _search_records(folder: Path) -> Iterator[tuple[Path, dict[str, Any], list[dict[str, Any]]]]:
+    """Each question's search record in the weekly ``*_gcs.jsonl`` files, with its pages."""
+    for path in sorted(folder.glob("*_gcs.jsonl")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            yield path, record, _search_results(record["search_result"])
+
+
 def realtimeqa_pages(folder: Path) -> list[Article]:
     """The 1,433 unique news pages retrieved for the questions, as articles."""
     pages: dict[str, Article] = {}
-    for path in sorted(folder.glob("*_gcs.jsonl")):
-        for line in path.read_text().splitlines():
-            for page in _search_results(json.loads(line)["search_result"]):
-                url = str(page.get("url") or "")
-                if not url or url in pages or not str(page.get("text") or "").strip():
-                    continue
-                published = str(page.get("publish_date") or "").replace("/", "-")[:10] or None
-                try:
-                    pages[url] = make_article(
-                        title=str(page.get("title") or ""),
-                        text=str(page["text"]),
-                        published=published,
-                        source=outlet(url),
-                        url=url,
-                        origin=f"{path.name}:{url}",
-                    )
-                except ArticleError:
-                    continue  # an empty or undated-in-the-future page: not part of the corpus
+    for path, _, results in _search_records(folder):
+        for page in results:
+            url = str(page.get("url") or "")
+            if not url or url in pages or not str(page.get("text") or "").strip():
+                continue
+            published = str(page.get("publish_date") or "").replace("/", "-")[:10] or None
+            try:
+                pages[url] = make_article(
+                    title=str(page.get("title") or ""),
+                    text=str(page["text"]),
+                    published=published,
+                    source=outlet(url),
+                    url=url,
+                    origin=f"{path.name}:{url}",
+                )
+            except ArticleError:
+                continue  # an empty or undated-in-the-future page: not part of the corpus
     return list(pages.values())
 
 
@@ -102,16 +109,14 @@ class Search:
 
 def realtimeqa_searches(folder: Path) -> dict[str, Search]:
     searches: dict[str, Search] = {}
-    for path in sorted(folder.glob("*_gcs.jsonl")):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            day = str(record.get("search_time") or "").replace("/", "-")[:10] or None
-            urls = tuple(str(p.get("url") or "") for p in _search_results(record["search_result"]))
-            searches[str(record["question_id"])] = Search(day, tuple(u for u in urls if u))
+    for _, record, results in _search_records(folder):
+        day = str(record.get("search_time") or "").replace("/", "-")[:10] or None
+        urls = tuple(str(page.get("url") or "") for page in results)
+        searches[str(record["question_id"])] = Search(day, tuple(u for u in urls if u))
     return searches
 
 
-def realtimeqa_cases(folder: Path) -> list[Case]:
+def realtimeqa_cases(folder: Path, searches: dict[str, Search] | None = None) -> list[Case]:
     """Questions asked open-ended; the gold answer is the text of the correct choice.
 
     Each question is dated the day it was searched for, not its ``question_date``: the quiz's
@@ -119,9 +124,9 @@ def realtimeqa_cases(folder: Path) -> list[Case]:
     Kevin McCarthy" questions carry 29 September; the vote was on 3 October and the search
     ran on the 7th), so an ``as_of`` filter on it would hide the very reports the question is
     about. The search day is never earlier than the question date; without one the question
-    date stands.
+    date stands. ``searches`` saves reading the search files again when the caller has them.
     """
-    searches = realtimeqa_searches(folder)
+    searches = realtimeqa_searches(folder) if searches is None else searches
     cases: list[Case] = []
     for path in sorted(folder.glob("*_qa.jsonl")):
         for line in path.read_text().splitlines():

@@ -131,15 +131,7 @@ def balanced_accuracy(
 def best_threshold(scores: Sequence[float], labels: Sequence[bool]) -> float:
     """The cut that maximises balanced accuracy, placed midway between adjacent scores so
     it does not sit exactly on a training example."""
-    s, y = _arrays(scores, labels)
-    values = np.unique(s)
-    candidates = np.concatenate(([values[0]], (values[:-1] + values[1:]) / 2.0, [values[-1]]))
-    best, best_value = float(candidates[0]), -1.0
-    for candidate in candidates:
-        value = balanced_accuracy(s, y, float(candidate))
-        if value > best_value:
-            best, best_value = float(candidate), value
-    return best
+    return maximin_threshold(scores, labels, [""] * len(scores))
 
 
 def equal_error_threshold(

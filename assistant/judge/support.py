@@ -273,6 +273,7 @@ class GatedScorer:
         verifier_weight: float,
         threshold: float,
         name: str = "combined-llm",
+        threshold_rule: str = "equal-error",
     ) -> None:
         self.fast = fast
         self.verifier = verifier
@@ -283,7 +284,7 @@ class GatedScorer:
         self.threshold = threshold
         self.name = name
         self.stats = {"pairs": 0, "verified": 0, "verifier_seconds": 0.0}
-        self.threshold_rule = LLM_THRESHOLD_RULE
+        self.threshold_rule = threshold_rule
         """How the threshold was chosen (eval.qags): validation refits it the same way."""
         self.last_verdicts: list[float | None] = []
         """The verifier's P(yes) for each pair of the last call (None: not asked, or failed)."""
@@ -370,4 +371,5 @@ def llm_scorer(
         fast_weight=fast_weight,
         verifier_weight=verifier_weight,
         threshold=threshold,
+        threshold_rule=LLM_THRESHOLD_RULE,
     )
