@@ -257,6 +257,9 @@ class ModelReader:
             yield rendering.answer(question, kind, self.name, dropped, self.threshold)
             return
         yield from rendering.quote(evidence, self.support_sentences)
+        if kind is Kind.LIST:
+            for e in companions(question, evidence, rendering):
+                yield rendering.add(e.quoted())
         yield rendering.answer(question, kind, self.name, dropped, self.threshold)
 
     def _sentences(self, messages: Sequence[Message]) -> Iterator[str]:
@@ -531,6 +534,11 @@ class _Rendering:
             threshold=threshold,
         )
 
+    def highlights(self, e: Evidence) -> bool:
+        """Whether the answer so far rests on this evidence sentence."""
+        span = (e.candidate.start, e.candidate.end)
+        return span in self.spans.get(e.candidate.passage_index, [])
+
     def _say(self, sentence: str) -> str:
         self.parts.append(sentence)
         return sentence
@@ -576,6 +584,46 @@ def salvage(
         return None
     listed = kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])} and {kept[-1]}"
     return listed, grounds
+
+
+def companions(
+    question: str, evidence: Sequence[Evidence], rendering: _Rendering
+) -> list[Evidence]:
+    """For a list of people, the evidence sentences that carry on the story the answer's own
+    sentences come from and name someone the answer has not, quoted after it so the list is
+    complete even where the model stopped early. News copy names a meeting's people over
+    several sentences ("... Bassem Naeem and Mousa Abu Marzouk went to Russia. The Hamas
+    leaders were also joined by ... Ali Bagheri Kani. The visitors posed for photos with ...
+    Mikhail Bogdanov."), and a small model lists the first few. Only a sentence within three
+    of one the answer rests on (highlighted for it), or of a companion already taken, counts:
+    a person named elsewhere in the article (a commentator, a critic) is not in the list.
+    Quoted verbatim, so each one is supported by construction."""
+    terms = analyse(question)
+    chain = [e for e in evidence if rendering.highlights(e)]
+    said = " ".join(rendering.texts)
+    taken: list[Evidence] = []
+    for e in evidence:  # story order, so a chain extends forwards
+        if e in chain:
+            continue
+        follows = any(
+            a.candidate.passage_index == e.candidate.passage_index
+            and 0 < e.candidate.position - a.candidate.position <= 3
+            for a in chain
+        )
+        if not follows:
+            continue
+        new = [
+            found
+            for name in names(e.candidate.text)
+            if (found := person(name))
+            and not re.search(rf"\b{re.escape(found.split()[-1])}\b", said)
+            and any(stem(part) not in terms.name_stems for part in found.split())
+        ]
+        if new:
+            taken.append(e)
+            chain.append(e)
+            said += " " + e.candidate.text
+    return taken
 
 
 def names_someone_new(terms: QuestionTerms, sentence: str) -> bool:

@@ -94,12 +94,11 @@ def assert_every_sentence_cited(answer: Answer) -> None:
         assert markers <= ids, f"marker without a citation in {sentence!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 open: the bundled 1.5B model names three of the four (it leaves out "
-    "Bogdanov, whom the article has 'posing for photos with' the visitors)",
-)
 def test_who_attended_names_all_four_each_cited_to_its_sentence(seed_runtime: Runtime) -> None:
+    """On the seed alone the bundled model names three of the four; the fourth (Bogdanov,
+    whom the article has "posing for photos with" the visitors) comes from the sentence that
+    carries the story on, quoted and cited. The commentator quoted further down is no
+    attendee and is not listed."""
     answer = seed_runtime.assistant.ask("Who attended the Moscow meeting?")
     assert not answer.refused, answer
     assert answer.reader != "extractive", f"fell back to quotes; dropped {answer.dropped}"
@@ -114,6 +113,7 @@ def test_who_attended_names_all_four_each_cited_to_its_sentence(seed_runtime: Ru
     assert any(n in first for n in ("Naeem", "Marzouk", "Kani", "Bogdanov")), (
         f"the direct answer does not come first: {first!r}"
     )
+    assert "Aarabi" not in answer.answer, answer
 
 
 def test_who_is_kasra_aarabi_is_answered_with_a_citation(seed_runtime: Runtime) -> None:
