@@ -250,8 +250,15 @@ class ModelReader:
                 yield _with(fallback, dropped=dropped)
                 return
             phrase, grounds = lead
-            places = list(dict.fromkeys(e.candidate.passage_index for e in grounds))
-            yield rendering.add(self._named_in_full(Draft(phrase, places, 1.0), passages))
+            if kind in (Kind.NUMBER, Kind.DATE):
+                # A bare figure ("18.") is no sentence anyone, the judge included, can check
+                # against its source: it leads the sentence it was found in.
+                first = grounds[0].quoted()
+                yield rendering.add(replace(first, text=f"{phrase}: {first.text}"))
+                grounds = grounds[1:]
+            else:
+                places = list(dict.fromkeys(e.candidate.passage_index for e in grounds))
+                yield rendering.add(self._named_in_full(Draft(phrase, places, 1.0), passages))
             for e in grounds[: self.support_sentences]:
                 yield rendering.add(e.quoted())
             yield rendering.answer(question, kind, self.name, dropped, self.threshold)

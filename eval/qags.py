@@ -381,6 +381,24 @@ def _llm_fitter(gate: float, fast_columns: int, l2: float = 3e-4) -> Fitter:
     return fit
 
 
+def _vetoing(fitter: Fitter, column: int) -> Fitter:
+    """``fitter`` on every column but ``column`` (the fast judge's veto flag), its
+    predictions capped where the flag is set, as the shipped judge caps them: the veto is a
+    rule, so cross-validation refits everything around it and never fits it."""
+    from assistant.judge.support import VETO_CAP
+
+    def fit(x: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.float64]) -> Predictor:
+        predict = fitter(np.delete(x, column, axis=1), y, w)
+
+        def capped(z: NDArray[np.float64]) -> NDArray[np.float64]:
+            q = predict(np.delete(z, column, axis=1))
+            return np.where(z[:, column] >= 1.0, np.minimum(q, VETO_CAP), q)
+
+        return capped
+
+    return fit
+
+
 def validate_judge(
     judge: Any,
     paths: Sequence[str | Path],
@@ -427,10 +445,13 @@ def validate_judge(
             "fast_ms_per_claim": round(1000.0 * fast_seconds / max(len(rows), 1), 1),
         }
         matrix = np.array([[row[k] for k in keys] for row in features], dtype=np.float64)
+        if fast_judge.veto is not None:
+            flags = [[float(fast_judge.vetoes(row))] for row in features]
+            matrix = np.column_stack([matrix, np.array(flags, dtype=np.float64)])
         if is_gated:
             before = dict(judge.stats)
             started = time.perf_counter()
-            scores = judge.rescore(pairs, fast_scores)
+            scores = judge.rescore(pairs, fast_scores, [fast_judge.vetoes(r) for r in features])
             seconds = time.perf_counter() - started
             asked = judge.stats["verified"] - before["verified"]
             verdicts = np.array(
@@ -454,6 +475,8 @@ def validate_judge(
         groups += [f"{name}:{article}" for article, _, _ in rows]
         names += [name] * len(rows)
     fitter = _llm_fitter(judge.gate, len(keys)) if is_gated else logistic_fitter()
+    if fast_judge.veto is not None:
+        fitter = _vetoing(fitter, len(keys))
     rule: ThresholdRule = getattr(judge, "threshold_rule", "equal-error")
     try:
         cv = cross_validate(

@@ -248,6 +248,35 @@ class TestScorers:
         with_windows = AlignmentScorer(embedder).score([(claim, PASSAGES[1])])
         assert with_windows[0] >= sentences_only[0]
 
+    def test_a_name_the_evidence_never_uses_is_vetoed(self, combined: CombinedScorer) -> None:
+        """A claim that copies its evidence but for the name of whom it is about is rejected
+        whatever its other features say; a name given more fully than the evidence gives it
+        (same head word) and a capitalised common noun opening the sentence are not names
+        the evidence lacks."""
+        from assistant.judge.support import VETO_CAP
+
+        ecb = (
+            "The European Central Bank left its key interest rates unchanged on Thursday, "
+            "halting a streak of ten consecutive hikes as inflation in the eurozone eases."
+        )
+        swapped = ecb.replace("European Central Bank", "Bank of Japan")
+        pairs = [
+            (swapped, ecb),
+            ("The European Central Bank left its key interest rates unchanged.", ecb),
+            ("Prime Minister Rishi Sunak said taxes would fall.", "Sunak said taxes would fall."),
+            ("Officials said taxes would fall.", "The minister said taxes would fall."),
+            # a capital inside a word starts no name: a quote is never vetoed against itself
+            (quote := "That means eBay will give you a coupon for iPhones.", quote),
+        ]
+        vetoed, same, fuller, opener, verbatim = combined.assess(pairs)
+        assert vetoed.vetoed and vetoed.score <= VETO_CAP < combined.threshold
+        # Without the rule the swapped name would pass: the veto is what rejects it.
+        (row,) = combined.features(pairs[:1])
+        assert combined.combine({**row, "lexical.name_absent": 0.0}) >= combined.threshold
+        for kept in (same, fuller, opener, verbatim):
+            assert not kept.vetoed
+        assert same.score >= combined.threshold
+
     def test_combined_rejects_unknown_feature(self, embedder: Embedder) -> None:
         scorer = CombinedScorer([LexicalScorer()], weights={"nope": 1.0})
         with pytest.raises(ValueError, match="nope"):
@@ -385,19 +414,21 @@ class TestLlmJudge:
                     PASSAGES[2],
                 ),
                 ("Thousands of mourners filled the mosque in Doha.", PASSAGES[1]),
-                ("Thousands of mourners filled a stadium in Cairo.", PASSAGES[1]),
+                ("Thousands of mourners filled a stadium in Doha.", PASSAGES[1]),
+                # a city the evidence never names: vetoed by the fast judge, not asked
+                ("Thousands of mourners filled the mosque in Cairo.", PASSAGES[1]),
             ]
-            copied, supported, unsupported = judge.score(pairs)
+            copied, supported, unsupported, vetoed = judge.score(pairs)
         finally:
             model.close()
-        assert judge.last_verdicts[0] is None
+        assert judge.last_verdicts[0] is None and judge.last_verdicts[3] is None
         assert judge.stats["verified"] == 2
         assert copied >= judge.threshold
-        assert supported >= judge.threshold > unsupported
+        assert supported >= judge.threshold > max(unsupported, vetoed)
         # The verdicts were kept on disk: a judge on the same cache answers from it, the
         # (now closed) model is not asked again, and the scores are the same.
         again = llm_scorer(embedder, model, cache=VerdictCache(tmp_path / "verdicts"))
-        assert again.score(pairs) == [copied, supported, unsupported]
+        assert again.score(pairs) == [copied, supported, unsupported, vetoed]
         assert again.last_verdicts == judge.last_verdicts
 
     def test_chunk_evidence_is_the_passage_run_closest_to_the_claim(

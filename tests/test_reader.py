@@ -305,3 +305,33 @@ def test_among_other_moscow_and_gaza_stories_all_four_attendees_are_named(
     for name in ("Bassem Naeem", "Abu Marzouk", "Bagheri Kani", "Bogdanov"):
         assert name in first, f"{name} missing from the direct answer {first!r}"
     assert_every_sentence_cited(answer)
+
+
+def test_on_the_demo_corpus_figures_are_checkable_and_a_swapped_name_is_refused(
+    demo_data: Path, tmp_path: Path, embedder: Embedder, local_gguf: Path
+) -> None:
+    """Two holes the demo suite showed. A figure kept from a sentence the judge dropped was
+    shown bare ("18 [1]."), which no one, the eval's judge included, can check against its
+    source: it now leads the sentence it was found in, and every claim of the answer is
+    supported by its citations. And the model answered the Bank of Japan question from the
+    ECB's report, word for word but the bank's name, which the judge let through at 0.60: a
+    name the evidence never uses is vetoed, so nothing is left to show and it is refused."""
+    from eval.faithfulness import faithfulness
+
+    runtime = Runtime(model_settings(copy_data(demo_data, tmp_path / "data"), local_gguf), embedder)
+    try:
+        figures = {
+            "How many people were killed in the Lewiston shooting?": "18",
+            "How many trucks were in the first aid convoy into Gaza?": "20",
+        }
+        for question, figure in figures.items():
+            answer = runtime.assistant.ask(question)
+            assert not answer.refused and figure in sentences(answer)[0], answer
+            passages = {c.id: c.passage for c in answer.citations}
+            checked = faithfulness(answer.answer, passages, runtime.judge)
+            assert checked.faithfulness == 1.0, (answer.answer, checked.unsupported)
+        swapped = runtime.assistant.ask("What did the Bank of Japan decide about interest rates?")
+    finally:
+        runtime.close()
+    assert swapped.refused, swapped
+    assert "Bank of Japan" not in swapped.answer

@@ -111,9 +111,9 @@ def normalise_tokens(text: str) -> list[str]:
     return tokens
 
 
-_CAPITALISED = re.compile(
-    r"(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*)(?:\s+(?:(?:of|de|da|del|al|bin|van|von|la|le)\s+)?"
-    r"[A-Z][\w'\u2019.-]*)*"
+_CAPITALISED = re.compile(  # not the capital inside a word ("eBay", "iPhones")
+    r"(?<![\w'\u2019])(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*)"
+    r"(?:\s+(?:(?:of|de|da|del|al|bin|van|von|la|le)\s+)?[A-Z][\w'\u2019.-]*)*"
 )
 _NUMBER = re.compile(
     r"\d[\d,]*(?:\.\d+)?(?:\s*(?:thousand|million|billion|trillion|bn|m|k)\b)?%?"
@@ -169,14 +169,21 @@ def extract_entities(claim: str) -> list[list[str]]:
     A sentence-initial capitalised stopword ("The", "He") is not a name; a capitalised run
     after it still is.
     """
-    entities: list[list[str]] = []
+    return [tokens for tokens, _ in _entities(claim)]
+
+
+def _entities(claim: str) -> list[tuple[list[str], bool]]:
+    """``extract_entities`` with, for each, whether it is surely a proper name: a capitalised
+    run of two or more words, or one word inside the sentence ("Scientists have ..." may be a
+    common noun capitalised to start the sentence; "the Bank of Japan" is a name)."""
+    entities: list[tuple[list[str], bool]] = []
     seen: set[tuple[str, ...]] = set()
 
-    def add(tokens: list[str]) -> None:
+    def add(tokens: list[str], proper: bool = False) -> None:
         key = tuple(tokens)
         if tokens and key not in seen:
             seen.add(key)
-            entities.append(tokens)
+            entities.append((tokens, proper))
 
     for match in _CAPITALISED.finditer(claim):
         words = match.group(0)
@@ -199,7 +206,7 @@ def extract_entities(claim: str) -> list[list[str]]:
         ):
             tokens = tokens[1:]
         if tokens and not all(t in JUDGE_FUNCTION_WORDS for t in tokens):
-            add(tokens)
+            add(tokens, proper=len(tokens) > 1 or not at_start)
     for match in _NUMBER.finditer(claim):
         # "one" is as often a pronoun ("one of the children") as a count.
         if match.group(0).lower() not in ("one", "zero"):
@@ -286,7 +293,8 @@ class LexicalScorer:
 
     def _features(self, claim: str, evidence: _Evidence) -> dict[str, float]:
         ev_tokens, ev_set, ev_windows = evidence.tokens, evidence.vocabulary, evidence.windows
-        entities = extract_entities(claim)
+        named = _entities(claim)
+        entities = [tokens for tokens, _ in named]
         if entities:
             found = [sum(map(evidence.has, entity)) / len(entity) for entity in entities]
             entity_share, entity_min = sum(found) / len(found), min(found)
@@ -314,6 +322,12 @@ class LexicalScorer:
             "bigram_recall": bigram_recall,
             "longest_fragment": (max(fragments) / n) if fragments else 0.0,
             "density": density / n,  # in [0, 1]: 1 when copied verbatim in one piece
+            # A proper name whose last word (its head: "Japan" of "the Bank of Japan",
+            # "Sunak" of "Prime Minister Rishi Sunak") the evidence never uses: the claim
+            # is about someone or something else. The fast judge vetoes on it.
+            "name_absent": float(
+                any(proper and not evidence.has(tokens[-1]) for tokens, proper in named)
+            ),
         }
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
