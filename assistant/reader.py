@@ -619,25 +619,22 @@ def companions(
         )
         if not follows:
             continue
-        new = [
-            found
-            for name in names(e.candidate.text)
-            if (found := person(name))
-            and not re.search(rf"\b{re.escape(found.split()[-1])}\b", said)
-            and any(stem(part) not in terms.name_stems for part in found.split())
-        ]
-        if new:
+        if names_someone_new(terms, e.candidate.text, said):
             taken.append(e)
             chain.append(e)
             said += " " + e.candidate.text
     return taken
 
 
-def names_someone_new(terms: QuestionTerms, sentence: str) -> bool:
-    """Whether a sentence names a person the question does not."""
+def names_someone_new(terms: QuestionTerms, sentence: str, said: str = "") -> bool:
+    """Whether a sentence names a person the question does not (nor ``said``, by surname)."""
     for name in names(sentence):
         found = person(name)
-        if found and any(stem(part) not in terms.name_stems for part in found.split()):
+        if (
+            found
+            and any(stem(part) not in terms.name_stems for part in found.split())
+            and not re.search(rf"\b{re.escape(found.split()[-1])}\b", said)
+        ):
             return True
     return False
 
