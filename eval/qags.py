@@ -445,13 +445,13 @@ def validate_judge(
             "fast_ms_per_claim": round(1000.0 * fast_seconds / max(len(rows), 1), 1),
         }
         matrix = np.array([[row[k] for k in keys] for row in features], dtype=np.float64)
+        vetoed = [fast_judge.vetoes(row) for row in features]
         if fast_judge.veto is not None:
-            flags = [[float(fast_judge.vetoes(row))] for row in features]
-            matrix = np.column_stack([matrix, np.array(flags, dtype=np.float64)])
+            matrix = np.column_stack([matrix, np.array(vetoed, dtype=np.float64)])
         if is_gated:
             before = dict(judge.stats)
             started = time.perf_counter()
-            scores = judge.rescore(pairs, fast_scores, [fast_judge.vetoes(r) for r in features])
+            scores = judge.rescore(pairs, fast_scores, vetoed)
             seconds = time.perf_counter() - started
             asked = judge.stats["verified"] - before["verified"]
             verdicts = np.array(

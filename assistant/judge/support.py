@@ -337,7 +337,7 @@ class GatedScorer:
         self,
         pairs: Sequence[tuple[str, str]],
         fast: Sequence[float],
-        vetoed: Sequence[bool] | None = None,
+        vetoed: Sequence[bool],
     ) -> list[float]:
         """The llm judge's scores given the fast judge's (which a caller may have already). A
         claim the fast judge vetoed keeps its score: the verifier is not asked to overrule a
@@ -345,8 +345,7 @@ class GatedScorer:
         import time
 
         scores = list(fast)
-        barred = vetoed or [False] * len(scores)
-        ask = [i for i, s in enumerate(scores) if s < self.gate and not barred[i]]
+        ask = [i for i, s in enumerate(scores) if s < self.gate and not vetoed[i]]
         started = time.perf_counter()
         verify = getattr(self.verifier, "verify", None)
         asked = [pairs[i] for i in ask]
