@@ -9,8 +9,9 @@ unrelated passage (RAGFlow's fixed refusal).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -104,7 +105,7 @@ class Composer:
             )
             for (p, pos, s), sim in zip(spans, similarities, strict=True)
         ]
-        return sorted(out, key=lambda c: c.score, reverse=True)
+        return sorted(answering(out), key=lambda c: c.score, reverse=True)
 
     def select(self, ranked: Sequence[Candidate]) -> list[tuple[Candidate, list[Candidate]]]:
         """Best sentences first; a sentence that restates one already chosen adds its passage
@@ -159,6 +160,32 @@ class Composer:
             for p, number in sorted(numbers.items(), key=by_number)
         ]
         return Answer(" ".join(sentences), False, citations, question, kind=question_kind(question))
+
+
+_ASKS = re.compile(r"\?[\"'”’)\]]*$")
+
+
+def answering(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates in passage order without the sentences that ask: a question states nothing.
+    Explainers and FAQs put the answer right after a question heading ("When does daylight
+    saving time end in 2023? ... It officially ends Sunday, Nov. 5, at 2 a.m."), and the
+    heading is what matches the user's question, so the next sentence of its passage takes the
+    heading's score and similarity when they are higher."""
+    out: list[Candidate] = []
+    inherited: Candidate | None = None
+    for candidate in candidates:
+        if inherited is not None and inherited.passage_index == candidate.passage_index:
+            candidate = replace(
+                candidate,
+                similarity=max(candidate.similarity, inherited.similarity),
+                score=max(candidate.score, inherited.score),
+            )
+        inherited = None
+        if _ASKS.search(candidate.text.rstrip()):
+            inherited = candidate
+            continue
+        out.append(candidate)
+    return out
 
 
 def by_number(item: tuple[int, int]) -> int:

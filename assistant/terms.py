@@ -142,17 +142,31 @@ def analyse(question: str) -> QuestionTerms:
 
 def expected_answer(question: str) -> str:
     lowered = asked(question).lower().strip()
-    if re.match(
-        r"^(?:who|whom|whose)\b|\bwhich (?:person|people|man|woman|official|leader)", lowered
-    ):
-        return "name"
     if re.match(r"^(?:when|what (?:day|date|year|month|time))\b", lowered):
         return "date"
     if re.match(r"^how (?:many|much|long|old|far)\b|^what (?:percentage|number|share)\b", lowered):
         return "number"
-    if re.match(r"^where\b|^(?:which|what) (?:country|city|state|place)\b", lowered):
+    if (
+        re.match(r"^(?:who|whom|whose|where)\b", lowered)
+        or re.match(rf"^what {_NAMED_CLASS}", lowered)
+        or re.search(rf"\bwhich (?:[a-z-]+ ){{0,2}}{_NAMED_CLASS}", lowered)
+    ):
         return "name"
     return ""
+
+
+_NAMED_CLASS = (
+    r"(?:person|people|man|woman|official|leader|figure|celebrity|musician"
+    r"|singer|rapper|actor|actress|athlete|player|star|artist|author|politician|lawmaker"
+    r"|senator|candidate|nominee|president|minister|governor|mayor|judge|ceo|republican"
+    r"|democrat|country|nation|city|state|town|county|province|region|island|capital|place"
+    r"|airport|company|firm|business|chain|retailer|automaker|carmaker|airline|bank|brand"
+    r"|network|platform|team|club|organi[sz]ation|agency|institution|university|union|party"
+    r"|group|film|movie|series|show|album|song|novel|festival|holiday)s?\b"
+)
+"""A "which X" whose X is a kind of thing news calls by its proper name ("which state", "in
+which state", "which pharmacy chain", "which celebrity"): the answer is a name. "Which food"
+or "which type of products" are left open: their answers are common nouns."""
 
 
 def offers_answer(terms: QuestionTerms, sentence: str) -> bool:

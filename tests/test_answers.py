@@ -9,7 +9,8 @@ import pytest
 from assistant.answering import Assistant
 from assistant.composer import REFUSAL
 from assistant.runtime import Runtime
-from core.records import Answer, Filters
+from assistant.terms import analyse
+from core.records import Answer, Filters, ScoredPassage
 
 ATTENDEES = ["Bassem Naeem", "Mousa Abu Marzouk", "Ali Bagheri Kani", "Mikhail Bogdanov"]
 MARKER = re.compile(r"\[(\d+)\]")
@@ -108,3 +109,26 @@ def test_markers_sit_inside_the_sentence_they_support(sentence: str, marked: str
     from assistant.composer import attach_markers
 
     assert attach_markers(sentence, "[1]") == marked
+
+
+def test_a_question_heading_hands_its_place_to_the_sentence_that_answers_it(
+    assistant: Assistant,
+) -> None:
+    """An explainer's heading repeats the user's question word for word, so it outranks every
+    sentence; it states nothing, and the sentence after it is the answer."""
+    text = (
+        "Clocks change twice a year in most of the US. When does daylight saving time end in "
+        "2023? The change comes on Sunday, Nov. 5, at 2 a.m. local time. Hawaii and most of "
+        "Arizona do not observe it."
+    )
+    passage = ScoredPassage(
+        "e:0", "e", "Clock change explainer", None, "", (), "", text, 0, len(text)
+    )
+    question = "When does daylight saving time end in 2023?"
+    vector = assistant.store.embedder.encode([question])[0]
+    ranked = assistant.composer.candidates(analyse(question), [passage], vector)
+    assert not any(c.text.endswith("?") for c in ranked)
+    assert ranked[0].text.startswith("The change comes on Sunday, Nov. 5")
+    answer = assistant.composer.compose(question, [passage], vector)
+    assert not answer.refused
+    assert answer.answer.startswith("The change comes on Sunday, Nov. 5, at 2 a.m.")

@@ -132,6 +132,27 @@ def test_the_scene_set_before_a_question_does_not_change_what_it_expects() -> No
 
 
 @pytest.mark.parametrize(
+    ("question", "expects"),
+    [
+        ("Which major pharmacy chain filed for bankruptcy this week?", "name"),
+        ("Trump was found liable for fraud in which state?", "name"),
+        ("Which celebrity will host the 2024 Academy Awards?", "name"),
+        ("What company bought the newspaper?", "name"),
+        ("Which of the teams won the final?", "name"),
+        # Answered with a common noun, or not asking for a kind of thing at all.
+        ("Which food was eaten at the first Thanksgiving?", ""),
+        ("Which type of products were removed from shelves?", ""),
+        ("What did the team say after the match?", ""),
+        ("Which word did Trump use for his enemies?", ""),
+    ],
+)
+def test_a_which_question_about_a_named_kind_of_thing_expects_a_name(
+    question: str, expects: str
+) -> None:
+    assert analyse(question).expects == expects
+
+
+@pytest.mark.parametrize(
     ("question", "offered"),
     [
         (
