@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from assistant.composer import Composer
 from assistant.judge.support import SupportScorer
 from assistant.llm.base import ChatModel, ReportsUsage
+from assistant.planner import relative_to_today, today
 from assistant.reader import ExtractiveReader, ModelReader, Reader, Step, read
 from assistant.rerank import FeatureReranker, Reranker
 from assistant.retriever import RetrievalOptions, Retriever
@@ -86,5 +87,13 @@ class Assistant:
             vector = self.store.embedder.encode([question])[0]
             passages = self.retriever.retrieve(question, k, filters, query_vector=vector)
             passages = self.retriever.cover(question, passages, filters)
-        steps = self.reader.stream(question, passages, vector)
+        # A question about the present is read against the day it is asked on, as retrieval
+        # read it; any other question's prompt is left as it was (a date the question does
+        # not need moved the model's yes/no verdicts on MultiHop-RAG CI).
+        asked_on = (
+            today(self.store.catalog.newest(), filters.as_of if filters else None)
+            if relative_to_today(question)
+            else None
+        )
+        steps = self.reader.stream(question, passages, vector, asked_on)
         yield from timed_steps(self.recorder, "reader", steps)

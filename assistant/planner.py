@@ -84,7 +84,7 @@ def plan_query(
     newest: date | None,
 ) -> QueryPlan:
     sources = mentioned_sources(question, known_sources) if not filters.source else []
-    recency = bool(_RECENT.search(question))
+    recency = relative_to_today(question)
     now = today(newest, filters.as_of)
     window = named_window(question) or relative_window(question, now)
     recent = window or (last_month(now) if recency else None)
@@ -102,6 +102,12 @@ def plan_query(
         if len(parts) > 1:
             parts.insert(0, SubQuery(question, filters))
     return QueryPlan(question, parts, recency, window, sources, recent)
+
+
+def relative_to_today(question: str) -> bool:
+    """Whether the question is asked about the present ("this week", "now", "the latest", "a
+    new study", "on Wednesday"): its answer depends on the day it is asked on."""
+    return bool(_RECENT.search(question))
 
 
 def today(newest: date | None, as_of: date | None) -> date | None:

@@ -10,14 +10,18 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from assistant.llm.base import Message
+from assistant.reader import ModelReader
 from assistant.runtime import Runtime
-from core.records import Answer
+from core.records import Answer, Filters
 from core.settings import Settings
 from index.embedder import Embedder
 from index.loaders import load_articles
@@ -335,3 +339,45 @@ def test_on_the_demo_corpus_figures_are_checkable_and_a_swapped_name_is_refused(
         runtime.close()
     assert swapped.refused, swapped
     assert "Bank of Japan" not in swapped.answer
+
+
+class RecordingModel:
+    """The real model, with the prompts it was given kept for the test to read."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.name = model.name
+        self.prompts: list[str] = []
+
+    def stream(self, messages: Sequence[Message], **options: Any) -> Iterator[str]:
+        self.prompts.append(messages[-1].content)
+        return cast(Iterator[str], self.model.stream(messages, **options))
+
+    def choice_probabilities(self, messages: Sequence[Message], choices: Sequence[str]) -> Any:
+        self.prompts.append(messages[-1].content)
+        return self.model.choice_probabilities(messages, choices)
+
+
+def test_a_question_about_the_present_is_read_against_the_day_it_is_asked_on(
+    seed_runtime: Runtime,
+) -> None:
+    """ "This week", "now" and "the latest" mean the as-of day's, or the newest story's when
+    the question has no as-of date: the model is told that day, as retrieval reads it. A
+    question that does not ask about the present gets no date."""
+    reader = cast(ModelReader, seed_runtime.assistant.reader)
+    real = reader.model
+    recording = RecordingModel(real)
+    reader.model = recording
+    try:
+        question = "When will the Elling ferry terminal open, according to the latest notice?"
+        answer = seed_runtime.assistant.ask(question, filters=Filters(as_of=date(2023, 10, 25)))
+        assert "Today: 2023-10-25\n" in recording.prompts[-1]
+        assert "12 November" in answer.answer or "November 12" in answer.answer, answer
+        seed_runtime.assistant.ask(question)
+        newest = seed_runtime.store.catalog.newest()
+        assert newest == date(2023, 11, 13)
+        assert f"Today: {newest.isoformat()}\n" in recording.prompts[-1]
+        seed_runtime.assistant.ask("When will the Elling ferry terminal open?")
+        assert "Today:" not in recording.prompts[-1]
+    finally:
+        reader.model = real
