@@ -482,3 +482,23 @@ class TestQags:
         assert cnndm["balanced_accuracy"] >= 0.7 and xsum["balanced_accuracy"] >= 0.58
         assert 0.5 < cnndm["cross_validated"]["auc"] <= 1.0
         assert cnndm["fast_ms_per_claim"] > 0
+
+
+def test_the_verifier_also_reads_the_sentence_holding_a_claim_word_its_closest_lack() -> None:
+    """A summary names a role or a place the article gives away from the sentences its gist
+    matches: the verifier reads that sentence too, and only for a content word."""
+    import numpy as np
+
+    from assistant.judge.verifier import covering
+
+    sentences = [
+        "The club confirmed the signing on Friday.",
+        "He joins on a three-year deal.",
+        "The weather in the city was mild.",
+        "Gunter, a defender, played 96 times for Wales.",
+    ]
+    sims = np.array([0.9, 0.8, 0.1, 0.2], dtype=np.float32)
+    claim = "Wales defender Chris Gunter has signed a three-year deal with the club."
+    assert covering(sentences, sims, claim, top=2, extra=3) == [0, 1, 3]
+    assert covering(sentences, sims, claim, top=2, extra=0) == [0, 1]
+    assert covering(sentences, sims, "The club signed him on a deal.", top=2, extra=3) == [0, 1]

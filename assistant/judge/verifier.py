@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from assistant.judge.claims import split_sentences, strip_citations
+from assistant.judge.lexical import normalise_tokens
 from assistant.llm.base import ChatModel, Message
+from core.words import JUDGE_FUNCTION_WORDS
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -103,6 +106,30 @@ def _best_chunk(sims: Sequence[float], words: Sequence[int], budget: int) -> tup
     return best
 
 
+def covering(
+    sentences: Sequence[str], sims: NDArray[np.float32], claim: str, top: int, extra: int
+) -> list[int]:
+    """The ``top`` sentences closest to the claim, then for each content word of the claim
+    they lack (in claim order, at most ``extra``) the closest sentence holding it, in passage
+    order. A summary names a role, a place or a person the article gives far from the
+    sentences its gist matches; on QAGS-XSum 46 of 116 supported claims had such a word, and
+    reading it raised the verifier's AUC from 0.810 to 0.829 (CNNDM 0.793 -> 0.790)."""
+    keep = set(np.argsort(-sims)[:top].tolist())
+    tokens = [set(normalise_tokens(s)) for s in sentences]
+    covered = set().union(*(tokens[i] for i in keep)) if keep else set()
+    added = 0
+    for word in dict.fromkeys(normalise_tokens(claim)):
+        if added >= extra or word in JUDGE_FUNCTION_WORDS or word in covered:
+            continue
+        holders = [i for i in range(len(sentences)) if i not in keep and word in tokens[i]]
+        if holders:
+            best = max(holders, key=lambda i: float(sims[i]))
+            keep.add(best)
+            covered |= tokens[best]
+            added += 1
+    return sorted(keep)
+
+
 class LlmVerifier:
     """P(yes) that the ``top_sentences`` evidence sentences closest to the claim support it.
 
@@ -121,6 +148,7 @@ class LlmVerifier:
         top_sentences: int = 8,
         cache: VerdictCache | None = None,
         chunk_words: int | None = None,
+        cover_words: int = 3,
     ) -> None:
         if not supports_choices(model):
             raise TypeError(
@@ -132,6 +160,7 @@ class LlmVerifier:
         self.top_sentences = top_sentences
         self.cache = cache
         self.chunk_words = chunk_words
+        self.cover_words = cover_words
 
     def select_evidence(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
         """What the model reads for each claim: the ``top_sentences`` evidence sentences most
@@ -160,7 +189,9 @@ class LlmVerifier:
                 )
                 keep = list(range(start, end))
             else:
-                keep = sorted(np.argsort(-sims)[: self.top_sentences].tolist())
+                keep = covering(
+                    [names[i] for i in ids], sims, claim, self.top_sentences, self.cover_words
+                )
             selected.append(" ".join(names[ids[i]] for i in keep))
         return selected
 
