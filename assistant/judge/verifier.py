@@ -8,8 +8,9 @@ deterministic and needs no parsing (local-model judges that parse text return Na
 between runs: ragas#1274, #1889).
 
 The model is passed in, never built here: the caller owns the one copy of the weights and
-its lock. Evidence is cut to the 8 sentences closest to the claim, in passage order, because
-prefill dominates the cost on a CPU (~280 prompt tokens a claim). Measured on 120 QAGS-XSum
+its lock. Evidence is cut to the 8 sentences closest to the claim, plus up to 3 that hold
+claim words those lack (``covering``), in passage order, because prefill dominates the cost
+on a CPU (~280 prompt tokens a claim for the 8). Measured on 120 QAGS-XSum
 sentences: 4 sentences gave AUC 0.771 at 3.9 s a claim, 8 gave 0.793 at 5.8 s (one thread);
 a prompt spelling out "every name, place, number, date and event" did no better (0.766).
 """
@@ -116,7 +117,7 @@ def covering(
     reading it raised the verifier's AUC from 0.810 to 0.829 (CNNDM 0.793 -> 0.790)."""
     keep = set(np.argsort(-sims)[:top].tolist())
     tokens = [set(normalise_tokens(s)) for s in sentences]
-    covered = set().union(*(tokens[i] for i in keep)) if keep else set()
+    covered = set().union(*(tokens[i] for i in keep))
     added = 0
     for word in dict.fromkeys(normalise_tokens(claim)):
         if added >= extra or word in JUDGE_FUNCTION_WORDS or word in covered:
@@ -131,7 +132,8 @@ def covering(
 
 
 class LlmVerifier:
-    """P(yes) that the ``top_sentences`` evidence sentences closest to the claim support it.
+    """P(yes) that the evidence sentences closest to the claim (``top_sentences`` of them, and
+    up to ``cover_words`` more holding claim words they lack) support it.
 
     Pairs are scored one at a time; the model's own lock serialises them with any other use
     of the model, and its prompt-prefix cache makes the fixed system prompt free after the
@@ -164,11 +166,11 @@ class LlmVerifier:
 
     def select_evidence(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
         """What the model reads for each claim: the ``top_sentences`` evidence sentences most
-        similar to it in passage order, or (``chunk_words`` set) the run of consecutive
-        sentences of at most that many words whose three sentences closest to the claim are
-        closest overall: a passage read as written, with its pronouns' antecedents, which an
-        abstractive claim drawn from several sentences needs (AlignScore and MiniCheck score
-        chunks of about 350 tokens for the same reason)."""
+        similar to it and those ``covering`` adds, in passage order, or (``chunk_words`` set)
+        the run of consecutive sentences of at most that many words whose three sentences
+        closest to the claim are closest overall: a passage read as written, with its
+        pronouns' antecedents, which an abstractive claim drawn from several sentences needs
+        (AlignScore and MiniCheck score chunks of about 350 tokens for the same reason)."""
         texts: dict[str, int] = {}
         sentence_ids: dict[str, list[int]] = {}
         for claim, evidence in pairs:
