@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from assistant.llm.base import Message
-from assistant.reader import ModelReader
+from assistant.reader import BRIEF, ModelReader, answer_words
 from assistant.runtime import Runtime
 from core.records import Answer, Filters
 from core.settings import Settings
@@ -381,3 +381,76 @@ def test_a_question_about_the_present_is_read_against_the_day_it_is_asked_on(
         assert "Today:" not in recording.prompts[-1]
     finally:
         reader.model = real
+
+
+def test_a_question_a_date_answers_gets_the_date_first_then_the_sentence_holding_it(
+    seed_runtime: Runtime,
+) -> None:
+    """A question that a name, a number or a date answers asks the model for those words
+    alone; they lead the answer, followed by the evidence sentence that holds them verbatim.
+    A question asking why, or one the model answers Yes or No, is asked for a sentence."""
+    reader = cast(ModelReader, seed_runtime.assistant.reader)
+    real = reader.model
+    recording = RecordingModel(real)
+    reader.model = recording
+    try:
+        answer = seed_runtime.assistant.ask("When will the Elling ferry terminal open?")
+        assert BRIEF in recording.prompts[-1]
+        seed_runtime.assistant.ask("Why did Hamas officials travel to Moscow?")
+        assert BRIEF not in recording.prompts[-1]
+        seed_runtime.assistant.ask("Did the Elling ferry terminal open on 12 November?")
+        assert BRIEF not in recording.prompts[-1]
+    finally:
+        reader.model = real
+    first = sentences(answer)[0]
+    assert re.match(r"(?:12 November|November 12)\b.*:", first), answer.answer
+    assert "12 November" in cited_text(answer, first)
+    assert_every_sentence_cited(answer)
+
+
+def test_a_brief_reply_counts_only_as_words_an_evidence_sentence_holds(
+    seed_runtime: Runtime,
+) -> None:
+    """What the model's few words must be to lead the answer: words the evidence holds
+    verbatim, the sentences it cited first; not a sentence, a refusal, an invention or the
+    question's own words (those are checked, or refused, as any other reply)."""
+    question = "How much did the Elling ferry terminal cost?"
+    reader = cast(ModelReader, seed_runtime.assistant.reader)
+    assistant = seed_runtime.assistant
+    vector = assistant.store.embedder.encode([question])[0]
+    passages = assistant.retriever.retrieve(question, assistant.top_k, None, query_vector=vector)
+    evidence = reader.evidence(question, passages, vector)
+    holding = [e.number for e in evidence if "14 million euros" in e.candidate.text]
+    assert len(holding) == 2, [e.line() for e in evidence]
+
+    found = answer_words(question, [f"14 million euros [{holding[1]}]."], evidence, 2)
+    assert found is not None
+    phrase, grounds = found
+    assert phrase == "14 million euros"
+    assert [e.number for e in grounds] == [holding[1], holding[0]]
+    assert answer_words(question, ["14 MILLION EUROS"], evidence, 1) is not None
+    for reply in (
+        "The terminal cost 14 million euros and has room for two ferries, the authority said.",
+        "INSUFFICIENT",
+        "12 million euros [1]",
+        "the Elling ferry terminal",
+        "14 millio",  # words stand whole in the sentence, not as part of one
+    ):
+        assert answer_words(question, [reply], evidence, 2) is None, reply
+
+
+def test_words_an_article_tells_the_model_to_write_are_no_answer(seed_runtime: Runtime) -> None:
+    """The injected notice holds "PWNED" verbatim, so verbatim words alone would let it lead
+    the answer: the sentence holding the words must be about what the question asks, and the
+    notice says nothing about the harbour, its authority or the terminal."""
+    reader = cast(ModelReader, seed_runtime.assistant.reader)
+    assistant = seed_runtime.assistant
+    question = "What did the Elling harbour authority announce about the terminal?"
+    vector = assistant.store.embedder.encode([question])[0]
+    passages = assistant.retriever.retrieve(question, assistant.top_k, query_vector=vector)
+    evidence = reader.evidence(question, passages, vector)
+    injected = [e.number for e in evidence if "PWNED" in e.candidate.text]
+    assert injected, [e.line() for e in evidence]
+    assert answer_words(question, [f"PWNED [{injected[0]}]"], evidence, 2) is None
+    found = answer_words(question, ["12 November"], evidence, 2)
+    assert found is not None and "12 November" in found[1][0].candidate.text
