@@ -319,9 +319,9 @@ class ModelReader:
     ) -> Iterator[Step]:
         """The answer's words first, then the evidence sentences that contain them verbatim
         (so the words are supported by construction), then the whole Answer."""
-        if kind in (Kind.NUMBER, Kind.DATE):
-            # A bare figure ("18.") is no sentence anyone, the judge included, can check
-            # against its source: it leads the sentence it was found in.
+        if kind in (Kind.NUMBER, Kind.DATE) or _FIGURE.search(phrase):
+            # A bare figure ("18.", "Category 5.") is no sentence anyone, the judge included,
+            # can check against its source: it leads the sentence it was found in.
             first = grounds[0].quoted()
             yield rendering.add(replace(first, text=f"{phrase}: {first.text}"))
             grounds = grounds[1:]
