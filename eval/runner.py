@@ -22,7 +22,6 @@ from eval.scoring import (
     aggregate,
     counts,
     default_scorers,
-    judge_model,
     score_case,
 )
 from eval.suite import SuiteCase, load_suite, suite_digest
@@ -124,7 +123,7 @@ def evaluate(
     answerer: str | AnswererFactory | None = None,
     top_k: int | None = None,
     embedder: Embedder | None = None,
-    judge: JudgeKind = "fast",
+    judge: JudgeKind | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
     fresh: bool = False,
@@ -133,10 +132,10 @@ def evaluate(
 
     Usage problems (bad suite line, unreadable corpus, unreachable server, answerer that
     does not import) raise before any question is asked: SuiteError, CorpusError,
-    AnswererError or TargetError. ``judge`` picks the faithfulness judge ("fast", or "llm":
-    the local model asked about the claims the fast judge cannot decide; it opens the model
-    up front, raising ModelUnavailable when it cannot). ``fresh`` re-embeds ``corpus``
-    instead of starting from the eval cache's copy of it.
+    AnswererError or TargetError. ``judge`` picks the faithfulness judge (``settings.judge``
+    unless given; "fast", or "llm": the local model asked about the claims the fast judge
+    cannot decide; it opens the model up front, raising ModelUnavailable when it cannot).
+    ``fresh`` re-embeds ``corpus`` instead of starting from the eval cache's copy of it.
     """
     from eval.targets import HttpTarget, LocalTarget, load_answerer
     from eval.workspace import open_index
@@ -148,6 +147,7 @@ def evaluate(
             "--against drives a server as it is: it cannot take --corpus or --answerer"
         )
     k = top_k or settings.top_k
+    judge = judge or settings.judge
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     config: dict[str, Any] = {
@@ -171,8 +171,7 @@ def evaluate(
             from index.embedder import Embedder
 
             embedder = Embedder.from_settings(settings)
-        model = judge_model(settings) if judge == "llm" else None
-        scorers = default_scorers(embedder, judge, model)
+        scorers = default_scorers(embedder, judge, settings)
         config["target"] = "http"
         results = run_cases(cases, http, scorers, k, progress)
     else:
@@ -186,8 +185,7 @@ def evaluate(
             # The same embedding model instance, loaded once; the llm judge shares the reader's
             # local model when it has one. The model comes from the caller's settings, not
             # the run's: a --corpus run's data folder is temporary and must not get a copy.
-            model = judge_model(settings, runtime.model) if judge == "llm" else None
-            scorers = default_scorers(runtime.embedder, judge, model)
+            scorers = default_scorers(runtime.embedder, judge, settings, runtime.model)
             config["target"] = "local"
             config["index"] = vars(info)
             config["embedding_model"] = runtime.embedder.name

@@ -70,7 +70,6 @@ __all__ = [
     "counts",
     "default_scorers",
     "gold_statement",
-    "judge_model",
     "score_case",
 ]
 
@@ -211,34 +210,18 @@ class Scorers:
 
 
 def default_scorers(
-    embedder: Embedder, judge: JudgeKind = "fast", model: ChatModel | None = None
+    embedder: Embedder, judge: JudgeKind, settings: Settings, reader: ChatModel | None = None
 ) -> Scorers:
-    """The faithfulness judge ``judge`` names ("fast", or "llm" on ``model``, which must then
-    be given) and the entailment scorer, both on one cached embedding model."""
-    from assistant.judge.support import default_scorer, llm_scorer
+    """The faithfulness judge ``judge`` names (assistant.judge.support.open_judge: the llm
+    one asks ``reader`` when it is the local model) and the entailment scorer, both on one
+    cached embedding model."""
+    from assistant.judge.support import default_scorer, open_judge
     from eval.encode_cache import cached
 
     memo = cached(embedder)  # shared: both scorers see the same passages and answers
-    if judge == "llm":
-        if model is None:
-            raise ValueError("the llm judge needs a model")
-        faith: Judge = llm_scorer(memo, model)
-    else:
-        faith = default_scorer(memo)
+    faith = open_judge(judge, settings, memo, reader)
     entail = default_scorer(memo, profile="paraphrase")
     return Scorers(faith, faith.threshold, entail, entail.threshold, judge)
-
-
-def judge_model(settings: Settings, reader: ChatModel | None = None) -> ChatModel:
-    """The model the llm judge asks: the reader's own local model when it runs one (one copy
-    of the weights in memory), else the bundled local model opened now. Raises
-    ModelUnavailable, with what to do, when it cannot be used."""
-    from assistant.judge.verifier import supports_choices
-    from assistant.llm.local import LocalModel
-
-    if reader is not None and supports_choices(reader):
-        return reader
-    return LocalModel(settings)
 
 
 def _anchor_graded(case: SuiteCase) -> bool:

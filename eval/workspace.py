@@ -132,6 +132,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _caller_model(settings: Settings) -> Path | None:
+    """The local model file from the caller's data directory, assembled and checked there
+    once, when the run will use the local model: otherwise the run's temporary data
+    directory would get its own 1.1 GB copy on every run."""
+    if settings.answerer != "local" and settings.judge != "llm":
+        return settings.local_model_file
+    from assistant.llm.weights import local_model_file
+
+    return local_model_file(settings)
+
+
 @contextmanager
 def open_index(
     settings: Settings,
@@ -169,7 +180,11 @@ def open_index(
         entry, built = cached_corpus(settings, articles, key, embedder, fresh=fresh, log=log)
         folder = Path(tempfile.mkdtemp(prefix="newsdesk-eval-"))
         run_settings = settings.model_copy(
-            update={"data_dir": folder / "data", "chroma_mode": "embedded"}
+            update={
+                "data_dir": folder / "data",
+                "chroma_mode": "embedded",
+                "local_model_file": _caller_model(settings),
+            }
         )
         if built is None and log is not None:
             log(f"reusing the indexed corpus in {entry}")

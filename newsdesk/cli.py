@@ -270,8 +270,9 @@ def open_runtime(settings: Settings) -> Runtime:
 
 
 def checked(runtime: Runtime) -> Runtime:
-    """The runtime with its reader model opened: a model that cannot be used (no weights, a
-    server that does not answer, an unknown model name) stops the command with one sentence."""
+    """The runtime with its reader model (and the judge that checks it) opened: a model that
+    cannot be used (no weights, a server that does not answer, an unknown model name) stops
+    the command with one sentence."""
     from assistant.llm.base import ModelUnavailable
     from index.embedder import EmbedderError
     from index.store import IndexMismatch
@@ -279,7 +280,8 @@ def checked(runtime: Runtime) -> Runtime:
     try:
         runtime.embedder.device  # noqa: B018 - cuda asked for where there is none
         runtime.store  # noqa: B018 - an index embedded with other settings
-        runtime.model  # noqa: B018
+        if runtime.model is not None:
+            runtime.judge  # noqa: B018 - the llm judge without the local model
     except (ModelUnavailable, IndexMismatch, EmbedderError) as exc:
         raise CliError(str(exc)) from None
     return runtime

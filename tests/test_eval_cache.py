@@ -18,7 +18,7 @@ from eval.workspace import IndexInfo, corpus_key, open_index
 from index.embedder import Embedder
 from index.loaders import discover
 
-from conftest import DEMO, REPO, newsdesk_command
+from conftest import DEMO, REPO, needs_local_model, newsdesk_command
 
 
 def corpus_copy(tmp_path: Path) -> Path:
@@ -134,3 +134,18 @@ def test_cli_second_run_reuses_the_cache_and_fresh_rebuilds(tmp_path: Path) -> N
     assert second["cache_hit"] and second["chunks_embedded"] == 0
     fresh = eval_run("--fresh")
     assert not fresh["cache_hit"] and fresh["chunks_embedded"] == first["chunks_embedded"]
+
+
+@needs_local_model
+def test_a_run_reads_the_callers_copy_of_the_local_model(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The run's data directory is temporary: the local model it reads with is the one
+    assembled (once) in the caller's, not a 1.1 GB copy of its own on every run."""
+    settings = Settings(
+        data_dir=tmp_path / "data", eval_cache_dir=tmp_path / "cache", answerer="local"
+    )
+    with open_index(settings, [corpus_copy(tmp_path)], embedder) as (runtime, info):
+        used = runtime.settings.local_model_path
+        assert not Path(info.data_dir, "models").exists()
+    assert used == settings.local_model_path and used.is_file()

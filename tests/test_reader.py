@@ -311,6 +311,50 @@ def test_among_other_moscow_and_gaza_stories_all_four_attendees_are_named(
     assert_every_sentence_cited(answer)
 
 
+def test_with_the_llm_judge_the_reader_checks_its_streaming_sentences_with_a_model_of_its_own(
+    demo_data: Path, tmp_path: Path, embedder: Embedder, local_gguf: Path
+) -> None:
+    """NEWSDESK_JUDGE=llm: the reader checks each sentence while its reply still streams,
+    holding its model, so the judge's verifier asks a second instance (the weights mapped
+    once): had it asked the reader's own, every verdict would wait out the timeout and fail.
+    The judge keeps a faithful paraphrase the fast judge drops and rejects a changed fact."""
+    from assistant.judge.support import DEFAULT_THRESHOLD, GatedScorer, default_scorer
+    from assistant.judge.verifier import LlmVerifier
+    from assistant.llm.local import LocalModel
+
+    settings = model_settings(copy_data(demo_data, tmp_path / "data"), local_gguf)
+    settings = settings.model_copy(update={"judge": "llm", "llm_timeout": 30.0})
+    storm = (
+        "The storm knocked out electricity to about 40,000 homes across the county on "
+        "Tuesday night, the utility said. Crews expected repairs to take until the weekend."
+    )
+    pairs = [
+        ("Repair crews expected the work to last until the weekend.", storm),
+        ("About 40,000 homes lost electricity in the storm.", storm),
+        ("About 40,000 homes lost electricity in the flood.", storm),
+    ]
+    runtime = Runtime(settings, embedder)
+    judge = runtime.judge
+    assert isinstance(judge, GatedScorer)
+    verifier = cast(LlmVerifier, judge.verifier)
+    try:
+        reader = runtime.assistant.reader
+        assert isinstance(reader, ModelReader)
+        assert getattr(reader.judge, "inner", reader.judge) is judge
+        assert verifier.model is not runtime.model
+        answer = runtime.assistant.ask("How did the Dagestan airport mob unfold?")
+        asked = dict(judge.stats)
+        kept, figure, changed = judge.score(pairs)
+    finally:
+        runtime.close()
+        for model in (runtime.model, verifier.model):
+            cast(LocalModel, model).close()
+    assert not answer.refused and answer.reader != "extractive", answer
+    assert asked["verified"] >= 1 and asked["failed"] == 0, asked
+    assert max(default_scorer(embedder).score(pairs[:2])) < DEFAULT_THRESHOLD
+    assert min(kept, figure) >= judge.threshold > changed
+
+
 def test_on_the_demo_corpus_figures_are_checkable_and_a_swapped_name_is_refused(
     demo_data: Path, tmp_path: Path, embedder: Embedder, local_gguf: Path
 ) -> None:

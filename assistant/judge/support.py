@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from assistant.judge.alignment import AlignmentScorer, EvidenceSpan
 from assistant.judge.lexical import LexicalScorer
+from core.settings import JudgeKind
 
 if TYPE_CHECKING:
     from assistant.judge.verifier import VerdictCache
     from assistant.llm.base import ChatModel
+    from core.settings import Settings
     from index.embedder import Embedder
 
 __all__ = [
@@ -40,7 +42,9 @@ __all__ = [
     "Judgement",
     "SupportScorer",
     "default_scorer",
+    "judge_model",
     "llm_scorer",
+    "open_judge",
 ]
 
 
@@ -243,7 +247,6 @@ PARAPHRASE_PROFILE: _Profile = (
 )
 _PROFILES: dict[str, _Profile] = {"fast": FAST_PROFILE, "paraphrase": PARAPHRASE_PROFILE}
 DEFAULT_THRESHOLD = FAST_PROFILE[2]
-JudgeKind = Literal["fast", "llm"]
 FITTED_ON: dict[str, tuple[str, ...]] = {"fast": ("cnndm", "xsum"), "llm": ("cnndm", "xsum")}
 """The QAGS sets each judge's constants were fitted on: figures on them are in-sample."""
 JUDGES: tuple[JudgeKind, ...] = ("fast", "llm")
@@ -306,7 +309,7 @@ class GatedScorer:
         self.verifier_weight = verifier_weight
         self.threshold = threshold
         self.name = name
-        self.stats = {"pairs": 0, "verified": 0, "verifier_seconds": 0.0}
+        self.stats = {"pairs": 0, "verified": 0, "failed": 0, "verifier_seconds": 0.0}
         self.threshold_rule = threshold_rule
         """How the threshold was chosen (eval.qags): validation refits it the same way."""
         self.last_verdicts: list[float | None] = []
@@ -352,6 +355,7 @@ class GatedScorer:
         verdicts: list[float | None] = list(verify(asked) if verify else self.verifier.score(asked))
         self.stats["pairs"] += len(pairs)
         self.stats["verified"] += len(ask)
+        self.stats["failed"] += sum(v is None for v in verdicts)
         self.stats["verifier_seconds"] += time.perf_counter() - started
         self.last_verdicts = [None] * len(pairs)
         for i, verdict in zip(ask, verdicts, strict=True):
@@ -405,3 +409,32 @@ def llm_scorer(
         threshold=threshold,
         threshold_rule=LLM_THRESHOLD_RULE,
     )
+
+
+def judge_model(settings: Settings, reader: ChatModel | None = None) -> ChatModel:
+    """The model the llm judge asks: ``reader`` when it is the local model and is idle while
+    the judge works (the eval harness scores an answer after it is written), else the bundled
+    local model opened now. Raises ModelUnavailable, with what to do, when it cannot be
+    used."""
+    from assistant.judge.verifier import supports_choices
+    from assistant.llm.local import LocalModel
+
+    if reader is not None and supports_choices(reader):
+        return reader
+    return LocalModel(settings)
+
+
+def open_judge(
+    kind: JudgeKind, settings: Settings, embedder: Embedder, reader: ChatModel | None = None
+) -> Judge:
+    """The judge ``kind`` names, on ``embedder`` (and for the llm judge on ``judge_model``):
+    the one place the reader, the eval harness and ``validate-scorer`` get their judge.
+
+    The reader's own judge must not be given the reader's model: the reader checks each
+    sentence while its reply is still streaming, holding that model's lock (one llama.cpp
+    context serves one call at a time), so the verifier would wait out its timeout. It gets
+    a model of its own instead: llama.cpp maps the weights, so the second instance shares
+    their pages and adds a KV cache, and each keeps its own prompt prefix cached."""
+    if kind == "llm":
+        return llm_scorer(embedder, judge_model(settings, reader))
+    return default_scorer(embedder)
