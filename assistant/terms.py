@@ -103,7 +103,26 @@ class QuestionTerms:
         return frozenset(stem(part) for name in self.names for part in name.split())
 
 
+_INITIALISM = re.compile(r"\b(?:[A-Z]\.){2,}")
+"""'U.S.', 'U.K.', 'D.C.': an initialism written with full stops, which the same story also
+writes without them ('US')."""
+_ALIASES = (
+    ("US", "United States"),
+    ("UK", "United Kingdom"),
+    ("UK", "Britain"),
+    ("UN", "United Nations"),
+    ("EU", "European Union"),
+)
+"""Initialisms news copy uses and their long forms: a text that says one mentions the other."""
+
+
+def _undotted(text: str) -> str:
+    return _INITIALISM.sub(lambda m: m.group().replace(".", ""), text)
+
+
 def analyse(question: str) -> QuestionTerms:
+    # "in the U.S." is the name US, not the names U and S.
+    question = _undotted(question)
     names: list[str] = []
     for start, name in name_runs(question):
         words = name.split()
@@ -206,7 +225,17 @@ def overlap(terms: QuestionTerms, text: str) -> float:
 
 @lru_cache(maxsize=4096)
 def text_stems(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in _WORD.findall(text))
+    """The stems of a text's words, with each initialism in every form the text implies: a
+    question about "the US" is about a report that writes "U.S." or "United States"."""
+    undotted = _undotted(text)
+    stems = {stem(w) for w in _WORD.findall(undotted)}
+    lowered = undotted.lower()
+    for short, long in _ALIASES:
+        if re.search(rf"\b{short}\b", undotted):
+            stems.update(stem(w) for w in long.split())
+        if long.lower() in lowered:
+            stems.add(stem(short))
+    return frozenset(stems)
 
 
 def missing_names(terms: QuestionTerms, text: str) -> list[str]:
