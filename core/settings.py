@@ -244,7 +244,8 @@ class Settings(BaseSettings):
         "and for 'eval run' / 'eval validate-scorer' (their --judge overrides it): 'fast' "
         "(embeddings + lexical checks, milliseconds a sentence) or 'llm' (also asks the local "
         "model about what the fast judge cannot decide: holds on paraphrase, seconds a "
-        "sentence; needs the 'local' extra and shares the local reader's model).",
+        "sentence; needs the 'local' extra, and the reader's check opens a second instance "
+        "of the model, whose weights llama.cpp maps once).",
     )
     llm_threads: int = Field(
         default=2, ge=1, le=256, description="CPU threads of the local model (prefill and decode)."
