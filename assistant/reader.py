@@ -120,9 +120,12 @@ class Reader(Protocol):
         passages: Sequence[ScoredPassage],
         query_vector: NDArray[np.float32],
         today: date | None = None,
+        window: tuple[date, date] | None = None,
     ) -> Iterator[Step]:
         """``today`` is the day the question is asked on (its as-of date, else the newest
-        story's): what "this week", "now" and "latest" mean."""
+        story's) when the question is about the present: what "this week", "now" and "latest"
+        mean. ``window`` is the period the question names ("this week", "in October 2023"):
+        evidence sentences from reports published inside it are preferred."""
         ...
 
 
@@ -146,8 +149,9 @@ class ExtractiveReader:
         passages: Sequence[ScoredPassage],
         query_vector: NDArray[np.float32],
         today: date | None = None,
+        window: tuple[date, date] | None = None,
     ) -> Iterator[Step]:
-        answer = self.composer.compose(question, passages, query_vector)
+        answer = self.composer.compose(question, passages, query_vector, window)
         yield from _sentences_of(answer)
         yield answer
 
@@ -220,6 +224,7 @@ class ModelReader:
         passages: Sequence[ScoredPassage],
         query_vector: NDArray[np.float32],
         today: date | None = None,
+        window: tuple[date, date] | None = None,
     ) -> Iterator[Step]:
         kind = question_kind(question)
         terms = analyse(question)
@@ -230,8 +235,10 @@ class ModelReader:
             yield Answer(REFUSAL, True, [], question, kind=kind)
             return
         # The quoted answer is cheap and is what the reader falls back on.
-        fallback = self.composer.compose(question, passages, query_vector)
-        evidence = self.evidence(question, passages, query_vector, list_of_people=kind is Kind.LIST)
+        fallback = self.composer.compose(question, passages, query_vector, window)
+        evidence = self.evidence(
+            question, passages, query_vector, list_of_people=kind is Kind.LIST, window=window
+        )
         rendering = _Rendering(passages)
         dropped: list[str] = []
         order = decide_order(question, passages) if kind is Kind.POLAR else None
@@ -435,6 +442,7 @@ class ModelReader:
         passages: Sequence[ScoredPassage],
         query_vector: NDArray[np.float32],
         list_of_people: bool = False,
+        window: tuple[date, date] | None = None,
     ) -> list[Evidence]:
         """The best few sentences, the best one with the sentence after it, in story order
         (passage rank, then position). A handful of sentences reads far faster than whole
@@ -445,7 +453,7 @@ class ModelReader:
         were also joined by ... Ali Bagheri Kani. The visitors posed for photos with ...
         Mikhail Bogdanov.")."""
         terms = analyse(question)
-        ranked = self.composer.candidates(terms, passages, query_vector)
+        ranked = self.composer.candidates(terms, passages, query_vector, window)
         followers = 3 if list_of_people else 1
         # A list reads further: the names run on in the sentences after the best ones.
         budget = self.max_evidence + (3 if list_of_people else 0)

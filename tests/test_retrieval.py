@@ -295,6 +295,44 @@ def test_a_question_about_this_week_finds_the_week_s_report_among_older_ones(
     runtime.close()
 
 
+def test_the_answer_to_a_question_about_this_week_quotes_the_week_s_report(
+    tmp_path: Path, settings: Settings, embedder: Embedder
+) -> None:
+    """Both reports are retrieved, but the older one says it in the question's own words
+    ("pharmacy chain ... filed for bankruptcy") and its sentence would lead; the answer is
+    the report published in the week the question asks about."""
+    articles: list[dict[str, object]] = [
+        {
+            "id": "old",
+            "source": "Archive",
+            "published": "2018-05-01",
+            "title": "Regional pharmacy chain files for bankruptcy",
+            "text": "Citing financial and industry challenges, the Harbor Drug pharmacy chain "
+            "filed for bankruptcy on Monday. Its stores stay open for now.",
+        },
+        {
+            "id": "week",
+            "source": "Wire",
+            "published": "2023-10-16",
+            "title": "Cardwell to close stores",
+            "text": "Cardwell Pharmacies filed for bankruptcy on Sunday "
+            "and plans to close an untold number of stores as it battles slumping sales. "
+            "The company listed debts of $3 billion.",
+        },
+    ]
+    runtime = Runtime(settings, embedder)
+    runtime.writer.ingest(load_articles([write_jsonl(tmp_path / "c.jsonl", articles)]))
+    question = "Which major pharmacy chain filed for bankruptcy this week?"
+    as_of = Filters(as_of=date(2023, 10, 21))
+    assert {p.article_id for p in runtime.assistant.search(question, 5, as_of)} == {"old", "week"}
+    answer = runtime.assistant.ask(question, filters=as_of)
+    assert answer.answer.startswith("Cardwell Pharmacies filed for bankruptcy on Sunday"), answer
+    # Asked as of 2018, the older report is the one in the week.
+    then = runtime.assistant.ask(question, filters=Filters(as_of=date(2018, 5, 3)))
+    assert then.answer.startswith("Citing financial and industry challenges"), then
+    runtime.close()
+
+
 def test_diversity_caps_passages_per_article() -> None:
     def p(article: str, n: int) -> ScoredPassage:
         return ScoredPassage(f"{article}:{n}", article, "", None, "", (), "", "", 0, 0, score=1.0)
