@@ -17,15 +17,14 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # CPUs report AMX, yet a process may not use its tiles, and llama.cpp's AMX kernels then die on
 # the first forward pass with SIGILL ("Illegal instruction"). AVX-512 and VNNI stay in use.
 NO_AMX := $(if $(filter x86_64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
+BUILD_ENV := CFLAGS='$(NO_AMX)' CXXFLAGS='$(NO_AMX)' CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	CFLAGS='$(NO_AMX)' CXXFLAGS='$(NO_AMX)' CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
-		$(BIN)/pip install --quiet -e '.[dev,local]'
+	$(BUILD_ENV) $(BIN)/pip install --quiet -e '.[dev,local]'
 	@# A wheel pip cached from a build without these flags would still carry AMX: rebuild it.
 	$(BIN)/python -c "import llama_cpp as l, sys; sys.exit(b'AMX' in l.llama_print_system_info())" \
-	|| CFLAGS='$(NO_AMX)' CXXFLAGS='$(NO_AMX)' CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
-		$(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps \
+	|| $(BUILD_ENV) $(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps \
 		"llama-cpp-python==$$($(BIN)/python -c 'import llama_cpp as l; print(l.__version__)')"
 	touch $(STAMP)
 

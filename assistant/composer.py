@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from assistant.kinds import question_kind
+from assistant.planner import in_period
 from assistant.sentence_vectors import SentenceVectors
 from assistant.terms import QuestionTerms, analyse, offers_answer, overlap, subject_absent
 from core.records import Answer, Citation, ScoredPassage
@@ -30,13 +31,13 @@ ANSWER_TYPE_BONUS = 0.12
 DUPLICATE_SIMILARITY = 0.86
 MIN_SENTENCE_CHARS = 25
 SELECTION_MARGIN = 0.15
+"""Sentences scoring this far below the best one are not part of the answer."""
 PERIOD_BONUS = 0.3
 """Lift for a sentence of a report published in the period a question about the present
 names ("this week"): in an archive of years, an older story often says it in the question's
 own words ("Family Pharmacy ... filed for bankruptcy Monday", 2018) while the week's report
 holds the answer ("Rite Aid filed for bankruptcy Sunday"). The reranker prefers such reports
 for the same reason. As large as the lift for a fully covered question (OVERLAP_WEIGHT)."""
-"""Sentences scoring this far below the best one are not part of the answer."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class Composer:
                 score=float(sim)
                 + OVERLAP_WEIGHT * overlap(terms, s.text)
                 + (ANSWER_TYPE_BONUS if offers_answer(terms, s.text) else 0.0)
-                + (PERIOD_BONUS if inside(passages[p], window) else 0.0),
+                + (PERIOD_BONUS if in_period(passages[p].published, window) else 0.0),
             )
             for (p, pos, s), sim in zip(spans, similarities, strict=True)
         ]
@@ -196,11 +197,6 @@ def answering(candidates: Sequence[Candidate]) -> list[Candidate]:
             continue
         out.append(candidate)
     return out
-
-
-def inside(passage: ScoredPassage, window: tuple[date, date] | None) -> bool:
-    """Whether the passage's article was published in the window (an undated one is not)."""
-    return bool(window and passage.published and window[0] <= passage.published <= window[1])
 
 
 def by_number(item: tuple[int, int]) -> int:

@@ -182,6 +182,11 @@ def relative_window(question: str, newest: date | None) -> tuple[date, date] | N
     return None
 
 
+def in_period(published: date | None, window: tuple[date, date] | None) -> bool:
+    """Whether a report of that day falls in the window (an undated one never does)."""
+    return bool(window and published and window[0] <= published <= window[1])
+
+
 def last_month(newest: date | None) -> tuple[date, date] | None:
     """The period a question asks about as current news ("recently", "now", "a new study")
     when it names none: the last ``RECENT_DAYS``."""

@@ -124,7 +124,7 @@ class Reader(Protocol):
     ) -> Iterator[Step]:
         """``today`` is the day the question is asked on (its as-of date, else the newest
         story's) when the question is about the present: what "this week", "now" and "latest"
-        mean. ``window`` is the period the question names ("this week", "in October 2023"):
+        mean. ``window`` is the period such a question names ("this week", "this season"):
         evidence sentences from reports published inside it are preferred."""
         ...
 

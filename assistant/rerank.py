@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from assistant.planner import QueryPlan
+from assistant.planner import QueryPlan, in_period
 from assistant.terms import QuestionTerms, missing_names, overlap
 from core.records import ScoredPassage
 from core.sentences import split_sentences
@@ -94,7 +94,7 @@ class FeatureReranker:
             )
             if missing_names(terms, text):
                 score += w["missing_name"]
-            if plan.window and c.published and plan.window[0] <= c.published <= plan.window[1]:
+            if in_period(c.published, plan.window):
                 score += w["window_date"]
             if plan.recency and c.published and oldest:
                 score += w["recency"] * (c.published - oldest).days / span
