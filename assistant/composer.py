@@ -32,12 +32,6 @@ DUPLICATE_SIMILARITY = 0.86
 MIN_SENTENCE_CHARS = 25
 SELECTION_MARGIN = 0.15
 """Sentences scoring this far below the best one are not part of the answer."""
-PERIOD_BONUS = 0.3
-"""Lift for a sentence of a report published in the period a question about the present
-names ("this week"): in an archive of years, an older story often says it in the question's
-own words ("Family Pharmacy ... filed for bankruptcy Monday", 2018) while the week's report
-holds the answer ("Rite Aid filed for bankruptcy Sunday"). The reranker prefers such reports
-for the same reason. As large as the lift for a fully covered question (OVERLAP_WEIGHT)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +66,7 @@ class Composer:
         window: tuple[date, date] | None = None,
     ) -> Answer:
         terms = analyse(question)
-        candidates = self.candidates(terms, passages, query_vector, window)
+        candidates = self.candidates(terms, passages, query_vector)
         supported = [c for c in candidates if c.similarity >= self.min_support]
         if not supported:
             return Answer(REFUSAL, True, [], question)
@@ -81,7 +75,7 @@ class Composer:
         )
         if subject_absent(terms, evidence):
             return Answer(REFUSAL, True, [], question)
-        chosen = self.select(supported)
+        chosen = self.select(self.of_the_period(supported, passages, window))
         return self.render(question, chosen, passages)
 
     def candidates(
@@ -89,7 +83,6 @@ class Composer:
         terms: QuestionTerms,
         passages: Sequence[ScoredPassage],
         query_vector: NDArray[np.float32],
-        window: tuple[date, date] | None = None,
     ) -> list[Candidate]:
         spans = [
             (p, pos, s)
@@ -111,12 +104,33 @@ class Composer:
                 similarity=float(sim),
                 score=float(sim)
                 + OVERLAP_WEIGHT * overlap(terms, s.text)
-                + (ANSWER_TYPE_BONUS if offers_answer(terms, s.text) else 0.0)
-                + (PERIOD_BONUS if in_period(passages[p].published, window) else 0.0),
+                + (ANSWER_TYPE_BONUS if offers_answer(terms, s.text) else 0.0),
             )
             for (p, pos, s), sim in zip(spans, similarities, strict=True)
         ]
         return sorted(answering(out), key=lambda c: c.score, reverse=True)
+
+    def of_the_period(
+        self,
+        ranked: list[Candidate],
+        passages: Sequence[ScoredPassage],
+        window: tuple[date, date] | None,
+    ) -> list[Candidate]:
+        """For a question about the present's period ("this week"), only the sentences of
+        reports published in it, when one of them supports the question: in an archive of
+        years an older story often says it in the question's own words ("Family Pharmacy ...
+        filed for bankruptcy Monday", 2018; "the Giants won the World Series", 2014) while
+        the week's report holds the answer ("Rite Aid filed for bankruptcy Sunday"), and an
+        older story's answer to "this week" is a wrong one, however well it is quoted. With
+        no supported sentence in the period everything stays, so an archive without the
+        week's report is still searched (the retriever prefers the period's reports for the
+        same reason). Whether the question's subject is in the evidence at all is decided
+        before, over every supported sentence: the week's report need not repeat each word of
+        the question ("in US history")."""
+        inside = [c for c in ranked if in_period(passages[c.passage_index].published, window)]
+        if any(c.similarity >= self.min_support for c in inside):
+            return inside
+        return ranked
 
     def select(self, ranked: Sequence[Candidate]) -> list[tuple[Candidate, list[Candidate]]]:
         """Best sentences first; a sentence that restates one already chosen adds its passage

@@ -32,7 +32,7 @@ _SEASONS = ("season", "spring", "summer", "fall", "autumn", "winter")
 _RECENT = re.compile(
     r"\b(latest|most recent|recently|newest|current(?:ly)?|now|so far|to date|"
     rf"this (?:week|month|year|{'|'.join(_SEASONS)})|today|yesterday|"
-    r"last (?:week|few days)|"
+    r"(?:last|past) (?:week|few days)|"
     r"new (?:study|research|report|survey|poll|analysis|data|figures|findings|record|recall|"
     rf"law|rules?)|{_WEEKDAY})\b",
     re.IGNORECASE,
@@ -43,9 +43,19 @@ _RELATIVE = {
     "this week": 7,
     "last week": 14,
     "last few days": 4,
+    "past week": 7,
+    "past few days": 4,
     "this month": 31,
 } | {f"this {season}": 92 for season in _SEASONS}
 _WEEKDAY_ALONE = re.compile(rf"\b{_WEEKDAY}\b", re.IGNORECASE)
+_NOT_A_PERIOD = re.compile(
+    r"\b(?:black friday|cyber monday|giving tuesday|super tuesday|ash wednesday|good friday|"
+    r"small business saturday|easter sunday|super bowl sunday)\b",
+    re.IGNORECASE,
+)
+_OUTLET_TODAY = re.compile(r"\b[A-Z][\w&]*\s+(?:Today|TODAY)\b")
+"""Days and names that are no period of the present: "Black Friday sales" is a shopping
+event, not last Friday, and "Business Today" or "USA TODAY" is an outlet."""
 RECENT_DAYS = 31
 """How far back "recently", "now" or "a new study" reach when the question names no period:
 news asked about as current is the last month's."""
@@ -107,7 +117,7 @@ def plan_query(
 def relative_to_today(question: str) -> bool:
     """Whether the question is asked about the present ("this week", "now", "the latest", "a
     new study", "on Wednesday"): its answer depends on the day it is asked on."""
-    return bool(_RECENT.search(question))
+    return bool(_RECENT.search(_without_names(question)))
 
 
 def today(newest: date | None, as_of: date | None) -> date | None:
@@ -171,6 +181,7 @@ def relative_window(question: str, newest: date | None) -> tuple[date, date] | N
     year" runs from 1 January."""
     if newest is None:
         return None
+    question = _without_names(question)
     lowered = question.lower()
     for phrase, days in _RELATIVE.items():
         if phrase in lowered:
@@ -180,6 +191,10 @@ def relative_window(question: str, newest: date | None) -> tuple[date, date] | N
     if _WEEKDAY_ALONE.search(question):
         return newest - timedelta(days=6), newest
     return None
+
+
+def _without_names(question: str) -> str:
+    return _OUTLET_TODAY.sub(" ", _NOT_A_PERIOD.sub(" ", question))
 
 
 def in_period(published: date | None, window: tuple[date, date] | None) -> bool:

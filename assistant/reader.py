@@ -125,7 +125,8 @@ class Reader(Protocol):
         """``today`` is the day the question is asked on (its as-of date, else the newest
         story's) when the question is about the present: what "this week", "now" and "latest"
         mean. ``window`` is the period such a question names ("this week", "this season"):
-        evidence sentences from reports published inside it are preferred."""
+        when its reports support the question, the evidence is theirs alone
+        (Composer.of_the_period)."""
         ...
 
 
@@ -453,7 +454,8 @@ class ModelReader:
         were also joined by ... Ali Bagheri Kani. The visitors posed for photos with ...
         Mikhail Bogdanov.")."""
         terms = analyse(question)
-        ranked = self.composer.candidates(terms, passages, query_vector, window)
+        candidates = self.composer.candidates(terms, passages, query_vector)
+        ranked = distinct(self.composer.of_the_period(candidates, passages, window))
         followers = 3 if list_of_people else 1
         # A list reads further: the names run on in the sentences after the best ones.
         budget = self.max_evidence + (3 if list_of_people else 0)
@@ -716,6 +718,20 @@ def answer_words(
         return None
     holders.sort(key=lambda e: (e.number not in cited, -e.candidate.score))
     return phrase, holders[: max(limit, 1)]
+
+
+def distinct(ranked: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates without a sentence said word for word before: a wire story carried by
+    two outlets, or a passage overlapping its neighbour, gives the same sentence twice, and a
+    second copy would take the place of one that might hold the answer."""
+    seen: set[str] = set()
+    out: list[Candidate] = []
+    for candidate in ranked:
+        key = " ".join(candidate.text.lower().split())
+        if key not in seen:
+            seen.add(key)
+            out.append(candidate)
+    return out
 
 
 def _holding(phrase: str, evidence: Sequence[Evidence]) -> list[Evidence]:

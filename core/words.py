@@ -128,3 +128,22 @@ JUDGE_CLAUSE_SUBJECTS = wordset(
 )
 """Words that open a clause the way a subject does, so ", and <word> ..." may start a new
 claim (assistant.judge.claims)."""
+
+
+_SMALL_NUMBERS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+)
+NUMBER_WORDS = {word: str(number) for number, word in enumerate(_SMALL_NUMBERS.split(" "))} | {
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+    "ninety": "90",
+    "hundred": "100",
+    "dozen": "12",
+}
+"""Number words to their figures: news copy writes "four" where a table or a gold answer
+says "4"."""

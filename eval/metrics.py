@@ -16,7 +16,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from core.words import ANSWER_STOPWORDS
+from core.words import ANSWER_STOPWORDS, NUMBER_WORDS
 
 __all__ = [
     "COVERAGE",
@@ -141,15 +141,27 @@ def _contains_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     )
 
 
+def _form(word: str) -> str:
+    """A word as an answer is matched on: a small number as its figure ("four" is "4") and a
+    plural as its singular ("UFOs" is "UFO"), the forms news copy and gold answers switch
+    between without changing what is said."""
+    word = NUMBER_WORDS.get(word, word)
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def contains_answer(answer: str, golds: Iterable[str]) -> bool:
-    """Any accepted gold answer appears, normalised, as a run of the answer's words."""
-    words = tokens(answer)
+    """Any accepted gold answer appears, normalised, as a run of the answer's words (each
+    word in its matching form, see _form)."""
+    said = tokens(answer)
+    words = [_form(w) for w in said]
     for gold in golds:
-        gold_words = tokens(gold)
+        gold_words = [_form(w) for w in tokens(gold)]
         if not gold_words:
             continue
         if len(gold_words) == 1 and gold_words[0] in POLAR:
-            if words[:1] == gold_words:
+            if said[:1] == gold_words:
                 return True
         elif _contains_run(words, gold_words):
             return True

@@ -83,6 +83,16 @@ class TestNormalisation:
         assert contains_answer("Max Verstappen claimed his 16th victory.", ["Verstappen"])
         assert not contains_answer("Mike Johnson won.", ["Johnson Mike"])
 
+    def test_a_small_number_in_words_and_a_plural_match_the_gold(self) -> None:
+        """News copy writes "four" where the gold says "4", and "UFO sightings" where it says
+        "UFOs": the same answer, not a wrong one."""
+        assert contains_answer("Households can order four free tests [1].", ["4"])
+        assert contains_answer("Reports of UFO sightings [1].", ["UFOs"])
+        assert contains_answer("The Detroit Lion mascot", ["Detroit Lions"])
+        assert not contains_answer("Households can order fourteen tests.", ["4"])
+        assert not contains_answer("The Lions won.", ["Detroit Lions"])
+        assert not contains_answer("Across the border", ["Acros"])
+
     def test_polar_gold_only_at_the_start(self) -> None:
         assert contains_answer("No, the article does not say so.", ["no"])
         assert not contains_answer("There is no sign of a ceasefire.", ["no"])

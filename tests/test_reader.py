@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
@@ -500,3 +501,19 @@ def test_words_an_article_tells_the_model_to_write_are_no_answer(seed_runtime: R
     assert answer_words(question, [f"PWNED [{injected[0]}]"], evidence, 2) is None
     found = answer_words(question, ["12 November"], evidence, 2)
     assert found is not None and "12 November" in found[1][0].candidate.text
+
+
+def test_a_story_carried_by_two_outlets_fills_the_evidence_once(seed_runtime: Runtime) -> None:
+    """A wire story runs word for word in several outlets: each of its sentences is evidence
+    once, so the copies do not crowd out the sentences after them."""
+    reader = cast(ModelReader, seed_runtime.assistant.reader)
+    assistant = seed_runtime.assistant
+    question = "How much did the Elling ferry terminal cost?"
+    vector = assistant.store.embedder.encode([question])[0]
+    passages = assistant.retriever.retrieve(question, assistant.top_k, query_vector=vector)
+    copies = [replace(p, id=f"{p.id}-wire", source="Wire Copy") for p in passages]
+    evidence = reader.evidence(question, [*passages, *copies], vector)
+    texts = [" ".join(e.candidate.text.split()) for e in evidence]
+    assert len(texts) == len(set(texts)), texts
+    alone = reader.evidence(question, passages, vector)
+    assert texts == [" ".join(e.candidate.text.split()) for e in alone]

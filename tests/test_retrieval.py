@@ -18,6 +18,7 @@ from assistant.planner import (
 from assistant.rerank import diversify
 from assistant.retriever import rrf, within
 from assistant.runtime import Runtime
+from assistant.terms import analyse
 from core.articles import make_article
 from core.records import Filters, ScoredPassage
 from core.settings import Settings
@@ -250,6 +251,14 @@ def test_planner_reads_the_period_news_is_asked_about() -> None:
     ):
         assert plan(question) == (None, month), question
     assert plan("Who attended the Moscow meeting?") == (None, None)
+    assert plan("Which cryptocurrency saw a 20% jump over the past week?") == (week, week)
+    # A shopping day and an outlet named "... Today" are no period of the present.
+    for question in (
+        "Did The Verge and Wired agree on the best Black Friday deals?",
+        "What did Business Today and USA TODAY report about the merger?",
+    ):
+        assert plan(question) == (None, None), question
+    assert plan("What did the senator say today?")[0] == (day, day)
     # The window never reaches outside the question's own filters.
     assert within(Filters(as_of=day), month) == Filters(
         published_after=month[0], published_before=day, as_of=day
@@ -327,6 +336,16 @@ def test_the_answer_to_a_question_about_this_week_quotes_the_week_s_report(
     assert {p.article_id for p in runtime.assistant.search(question, 5, as_of)} == {"old", "week"}
     answer = runtime.assistant.ask(question, filters=as_of)
     assert answer.answer.startswith("Cardwell Pharmacies filed for bankruptcy on Sunday"), answer
+    # The older story's sentences are no evidence for "this week" at all: the model reader
+    # reads these candidates, and a 2018 filing is a wrong answer however well it matches.
+    week = (date(2023, 10, 15), date(2023, 10, 21))
+    passages = runtime.assistant.search(question, 5, as_of)
+    vector = embedder.encode([question])[0]
+    composer = runtime.assistant.composer
+    everything = composer.candidates(analyse(question), passages, vector)
+    assert {passages[c.passage_index].article_id for c in everything} == {"old", "week"}
+    evidence = composer.of_the_period(everything, passages, week)
+    assert {passages[c.passage_index].article_id for c in evidence} == {"week"}
     # Asked as of 2018, the older report is the one in the week.
     then = runtime.assistant.ask(question, filters=Filters(as_of=date(2018, 5, 3)))
     assert then.answer.startswith("Citing financial and industry challenges"), then

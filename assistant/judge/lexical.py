@@ -22,33 +22,11 @@ from core.words import (
     JUDGE_FUNCTION_WORDS,
     JUDGE_TITLES,
     MONTHS,
+    NUMBER_WORDS,
 )
 
 __all__ = ["LexicalScorer", "extract_entities", "normalise_tokens"]
 
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        re.findall(
-            r"\w+",
-            "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-            "fourteen fifteen sixteen seventeen eighteen nineteen twenty",
-        )
-    )
-}
-_NUMBER_WORDS.update(
-    {
-        "thirty": "30",
-        "forty": "40",
-        "fifty": "50",
-        "sixty": "60",
-        "seventy": "70",
-        "eighty": "80",
-        "ninety": "90",
-        "hundred": "100",
-        "dozen": "12",
-    }
-)
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?")
 
 
@@ -103,7 +81,7 @@ def normalise_tokens(text: str) -> list[str]:
     text = text.replace("%", " percent ").replace("per cent", "percent")
     tokens: list[str] = []
     for token in _TOKEN.findall(text):
-        token = _NUMBER_WORDS.get(token, token)
+        token = NUMBER_WORDS.get(token, token)
         if "." in token:
             token = token.rstrip("0").rstrip(".")  # "2.50" == "2.5"
         token = _PARAPHRASES.get(token, token)
@@ -117,7 +95,7 @@ _CAPITALISED = re.compile(  # not the capital inside a word ("eBay", "iPhones")
 )
 _NUMBER = re.compile(
     r"\d[\d,]*(?:\.\d+)?(?:\s*(?:thousand|million|billion|trillion|bn|m|k)\b)?%?"
-    r"|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b",
+    r"|\b(?:" + "|".join(NUMBER_WORDS) + r")\b",
     re.I,
 )
 _MONTHS = frozenset(MONTHS)
@@ -187,7 +165,7 @@ def _entities(claim: str) -> list[tuple[list[str], bool]]:
 
     for match in _CAPITALISED.finditer(claim):
         words = match.group(0)
-        if words[0].isdigit() or words.lower() in _NUMBER_WORDS:
+        if words[0].isdigit() or words.lower() in NUMBER_WORDS:
             continue
         tokens = [t for t in normalise_tokens(words) if t not in JUDGE_TITLES]
         # Drop leading stopwords ("The Pentagon" -> "pentagon", "He" -> nothing) and, at
