@@ -17,10 +17,17 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
-from assistant.kinds import question_kind
+from assistant.kinds import Kind, question_kind
 from assistant.planner import in_period
 from assistant.sentence_vectors import SentenceVectors
-from assistant.terms import QuestionTerms, analyse, offers_answer, overlap, subject_absent
+from assistant.terms import (
+    QuestionTerms,
+    analyse,
+    offers_answer,
+    overlap,
+    says_nothing_new,
+    subject_absent,
+)
 from core.records import Answer, Citation, ScoredPassage
 from core.sentences import split_sentences
 
@@ -108,7 +115,13 @@ class Composer:
             )
             for (p, pos, s), sim in zip(spans, similarities, strict=True)
         ]
-        return sorted(answering(out), key=lambda c: c.score, reverse=True)
+        # A question asking for a name, number or date is not answered by a sentence that
+        # only restates it (its scene, or its own words); a heading that asks it has handed
+        # its score on to the sentence after it by now (see answering).
+        stating = answering(out)
+        if question_kind(terms.text) in _ASKS_FOR_SOMETHING and not _CHOICE.search(terms.text):
+            stating = [c for c in stating if not says_nothing_new(terms, c.text)]
+        return sorted(stating, key=lambda c: c.score, reverse=True)
 
     def of_the_period(
         self,
@@ -187,6 +200,9 @@ class Composer:
         return Answer(" ".join(sentences), False, citations, question, kind=question_kind(question))
 
 
+_ASKS_FOR_SOMETHING = frozenset({Kind.ENTITY, Kind.LIST, Kind.NUMBER, Kind.DATE})
+_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
+"""'Which came first, A or B?': the answer is one of the question's own words."""
 _ASKS = re.compile(r"\?[\"'”’)\]]*$")
 
 

@@ -214,6 +214,15 @@ def offers_answer(terms: QuestionTerms, sentence: str) -> bool:
     return False
 
 
+def says_nothing_new(terms: QuestionTerms, sentence: str) -> bool:
+    """Whether every content word of the sentence is one of the question's: the sentence
+    restates what the asker said ("Turkey is typically the centerpiece of Thanksgiving
+    dinner.") and holds no name, number or date a question asking for one could be answered
+    with."""
+    words = {stem(w) for w in content_words(_undotted(sentence))}
+    return bool(words) and words <= text_stems(terms.text)
+
+
 def overlap(terms: QuestionTerms, text: str) -> float:
     """Share of the question's content stems present in a text (names count double)."""
     if not terms.words:

@@ -132,3 +132,31 @@ def test_a_question_heading_hands_its_place_to_the_sentence_that_answers_it(
     answer = assistant.composer.compose(question, [passage], vector)
     assert not answer.refused
     assert answer.answer.startswith("The change comes on Sunday, Nov. 5, at 2 a.m.")
+
+
+def test_a_sentence_that_only_restates_the_question_s_scene_is_no_answer(
+    assistant: Assistant,
+) -> None:
+    """A question that sets the scene ("Turkey is the centerpiece of Thanksgiving dinner.")
+    matches the article's sentence saying just that better than any other; it holds no name
+    the question asks for, so it is neither quoted nor handed to the model as evidence. A
+    yes/no question is still answered by a sentence in its own words."""
+    text = (
+        "Turkey is typically the centerpiece of Thanksgiving dinner. Minnesota raises the most "
+        "turkeys of any US state, about 40 million birds a year, the growers' association said."
+    )
+    passage = ScoredPassage("t:0", "t", "Turkey farms", None, "", (), "", text, 0, len(text))
+    question = (
+        "Turkey is typically the centerpiece of Thanksgiving dinner. "
+        "Which US state raises the most turkeys?"
+    )
+    vector = assistant.store.embedder.encode([question])[0]
+    ranked = assistant.composer.candidates(analyse(question), [passage], vector)
+    assert [c.text[:9] for c in ranked] == ["Minnesota"]
+    answer = assistant.composer.compose(question, [passage], vector)
+    assert answer.answer.startswith("Minnesota raises the most turkeys"), answer
+    assert "centerpiece" not in answer.answer
+    polar = "Is turkey typically the centerpiece of Thanksgiving dinner?"
+    vector = assistant.store.embedder.encode([polar])[0]
+    ranked = assistant.composer.candidates(analyse(polar), [passage], vector)
+    assert ranked[0].text.startswith("Turkey is typically the centerpiece"), ranked
