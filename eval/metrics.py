@@ -142,9 +142,10 @@ def _contains_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:
 
 
 def _form(word: str) -> str:
-    """A word as an answer is matched on: a small number as its figure ("four" is "4") and a
-    plural as its singular ("UFOs" is "UFO"), the forms news copy and gold answers switch
-    between without changing what is said."""
+    """A word as an answer is matched on: a number word as its figure ("four" is "4", "dozen"
+    is "12"; core.words.NUMBER_WORDS, which the judge reads too) and a plural as its singular
+    ("UFOs" is "UFO"), the forms news copy and gold answers switch between without changing
+    what is said."""
     word = NUMBER_WORDS.get(word, word)
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
