@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from assistant.kinds import Kind, question_kind
-from assistant.planner import in_period
+from assistant.planner import in_period, relative_to_today
 from assistant.sentence_vectors import SentenceVectors
 from assistant.terms import (
     QuestionTerms,
@@ -39,6 +39,10 @@ DUPLICATE_SIMILARITY = 0.86
 MIN_SENTENCE_CHARS = 25
 SELECTION_MARGIN = 0.15
 """Sentences scoring this far below the best one are not part of the answer."""
+BACKGROUND_PENALTY = 0.2
+"""For a question about the present, the drop of a sentence that dates itself to years before
+its report: the story's background, not its news (see `recounts_the_past`)."""
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Composer:
             return []
         vectors = self.vectors.encode([s.text for _, _, s in spans])
         similarities = vectors @ query_vector
+        present = relative_to_today(terms.text)
         out = [
             Candidate(
                 passage_index=p,
@@ -111,7 +116,12 @@ class Composer:
                 similarity=float(sim),
                 score=float(sim)
                 + OVERLAP_WEIGHT * overlap(terms, s.text)
-                + (ANSWER_TYPE_BONUS if offers_answer(terms, s.text) else 0.0),
+                + (ANSWER_TYPE_BONUS if offers_answer(terms, s.text) else 0.0)
+                - (
+                    BACKGROUND_PENALTY
+                    if present and recounts_the_past(s.text, passages[p].published)
+                    else 0.0
+                ),
             )
             for (p, pos, s), sim in zip(spans, similarities, strict=True)
         ]
@@ -247,3 +257,15 @@ def attach_markers(sentence: str, markers: str) -> str:
     end = next((c for c in reversed(tail) if c in "!?"), ".")
     # 'It was "obscene."' -> 'It was "obscene" [1].': the marker stays inside the sentence.
     return f"{body}{closing} {markers}{end}"
+
+
+def recounts_the_past(sentence: str, published: date | None) -> bool:
+    """Whether a sentence names years and all of them are before its report's year. A story
+    about this week's landing recalls the record it broke ("Vande Hei returned to Earth in
+    March 2022 after 355 days"), the week's World Series story the manager's 1962 one, and
+    those sentences share the question's words as well as the news does: asked about the
+    present, they are the background."""
+    if published is None:
+        return False
+    years = [int(y) for y in _YEAR.findall(sentence)]
+    return bool(years) and max(years) < published.year

@@ -740,9 +740,18 @@ def _holding(phrase: str, evidence: Sequence[Evidence]) -> list[Evidence]:
     return [e for e in evidence if pattern.search(e.candidate.text)]
 
 
+_BARE_NUMBERS = re.compile(r"(?:\s*[,;(]\s*(?:and\s+)?\d{1,2}\)?)+\W*$")
+"""Evidence numbers a small model writes without brackets after its words ("Commander, 1, 2,
+3"): markers all the same. Only after a separator, so an answer that is a number stays."""
+
+
 def _words_of(replies: Sequence[str]) -> tuple[str, list[int]]:
     """A brief reply's words without markers or closing punctuation, and what it cites."""
     text, cited = strip_citations(_clean_reply(" ".join(replies)))
+    bare = _BARE_NUMBERS.search(text)
+    if bare and bare.start() > 0:
+        cited += [int(n) for n in re.findall(r"\d+", bare.group()) if int(n) not in cited]
+        text = text[: bare.start()]
     return text.strip(" .,;:'\"“”‘’"), cited
 
 

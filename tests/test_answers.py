@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
@@ -160,3 +161,30 @@ def test_a_sentence_that_only_restates_the_question_s_scene_is_no_answer(
     vector = assistant.store.embedder.encode([polar])[0]
     ranked = assistant.composer.candidates(analyse(polar), [passage], vector)
     assert ranked[0].text.startswith("Turkey is typically the centerpiece"), ranked
+
+
+def test_asked_about_the_present_a_sentence_recounting_earlier_years_is_background(
+    assistant: Assistant,
+) -> None:
+    """The week's landing story recalls the record it broke, in the question's own words
+    ("returned to Earth ... days in space"); asked about this week, the sentence that dates
+    itself to 2022 is the story's background and the week's news answers. Asked about the
+    record itself, the 2022 sentence is no background and still leads."""
+    text = (
+        "NASA astronaut Mark Vande Hei returned to Earth in March 2022 after 355 days in space, "
+        "the American record at the time. Frank Rubio and two Russian cosmonauts returned to "
+        "Earth on Wednesday morning after 371 days aboard the space station."
+    )
+    passage = ScoredPassage(
+        "r:0", "r", "Rubio lands", date(2023, 9, 27), "", (), "", text, 0, len(text)
+    )
+    question = "Three astronauts returned to Earth this week after how many days in space?"
+    vector = assistant.store.embedder.encode([question])[0]
+    ranked = assistant.composer.candidates(analyse(question), [passage], vector)
+    assert ranked[0].text.startswith("Frank Rubio"), ranked
+    answer = assistant.composer.compose(question, [passage], vector)
+    assert answer.answer.startswith("Frank Rubio"), answer
+    record = "Which American astronaut returned to Earth after 355 days in space?"
+    vector = assistant.store.embedder.encode([record])[0]
+    ranked = assistant.composer.candidates(analyse(record), [passage], vector)
+    assert ranked[0].text.startswith("NASA astronaut Mark Vande Hei"), ranked

@@ -459,7 +459,7 @@ def test_a_brief_reply_counts_only_as_words_an_evidence_sentence_holds(
     seed_runtime: Runtime,
 ) -> None:
     """What the model's few words must be to lead the answer: words the evidence holds
-    verbatim, the sentences it cited first; not a sentence, a refusal, an invention or the
+    verbatim, the sentences it cited first (bracketed or not); not a sentence, a refusal, an invention or the
     question's own words (those are checked, or refused, as any other reply)."""
     question = "How much did the Elling ferry terminal cost?"
     reader = cast(ModelReader, seed_runtime.assistant.reader)
@@ -476,6 +476,10 @@ def test_a_brief_reply_counts_only_as_words_an_evidence_sentence_holds(
     assert phrase == "14 million euros"
     assert [e.number for e in grounds] == [holding[1], holding[0]]
     assert answer_words(question, ["14 MILLION EUROS"], evidence, 1) is not None
+    # A small model often writes the numbers bare ("Commander, 1, 2, 3"): markers still.
+    bare = answer_words(question, [f"14 million euros, {holding[1]}, {holding[0]}"], evidence, 2)
+    assert bare is not None and bare[0] == "14 million euros"
+    assert [e.number for e in bare[1]] == [holding[1], holding[0]]
     for reply in (
         "The terminal cost 14 million euros and has room for two ferries, the authority said.",
         "INSUFFICIENT",
