@@ -106,6 +106,7 @@ class Composer:
         vectors = self.vectors.encode([s.text for _, _, s in spans])
         similarities = vectors @ query_vector
         present = relative_to_today(terms.text)
+        asked = years_named(terms.text)
         out = [
             Candidate(
                 passage_index=p,
@@ -119,7 +120,7 @@ class Composer:
                 + (ANSWER_TYPE_BONUS if offers_answer(terms, s.text) else 0.0)
                 - (
                     BACKGROUND_PENALTY
-                    if present and recounts_the_past(s.text, passages[p].published)
+                    if present and recounts_the_past(s.text, passages[p].published, asked)
                     else 0.0
                 ),
             )
@@ -259,13 +260,20 @@ def attach_markers(sentence: str, markers: str) -> str:
     return f"{body}{closing} {markers}{end}"
 
 
-def recounts_the_past(sentence: str, published: date | None) -> bool:
-    """Whether a sentence names years and all of them are before its report's year. A story
-    about this week's landing recalls the record it broke ("Vande Hei returned to Earth in
-    March 2022 after 355 days"), the week's World Series story the manager's 1962 one, and
-    those sentences share the question's words as well as the news does: asked about the
-    present, they are the background."""
+def recounts_the_past(
+    sentence: str, published: date | None, asked: frozenset[int] = frozenset()
+) -> bool:
+    """Whether a sentence names years, all of them before its report's year and none of them
+    one the question asks about. A story about this week's landing recalls the record it broke
+    ("Vande Hei returned to Earth in March 2022 after 355 days"), the week's World Series story
+    the manager's 1962 one, and those sentences share the question's words as well as the news
+    does: asked about the present, they are the background ("the most since 2019?" still
+    wants its 2019 sentence)."""
     if published is None:
         return False
-    years = [int(y) for y in _YEAR.findall(sentence)]
-    return bool(years) and max(years) < published.year
+    years = years_named(sentence)
+    return bool(years) and max(years) < published.year and not years & asked
+
+
+def years_named(text: str) -> frozenset[int]:
+    return frozenset(int(y) for y in _YEAR.findall(text))

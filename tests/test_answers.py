@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from assistant.answering import Assistant
-from assistant.composer import REFUSAL
+from assistant.composer import REFUSAL, recounts_the_past
 from assistant.runtime import Runtime
 from assistant.terms import analyse
 from core.records import Answer, Filters, ScoredPassage
@@ -188,3 +188,6 @@ def test_asked_about_the_present_a_sentence_recounting_earlier_years_is_backgrou
     vector = assistant.store.embedder.encode([record])[0]
     ranked = assistant.composer.candidates(analyse(record), [passage], vector)
     assert ranked[0].text.startswith("NASA astronaut Mark Vande Hei"), ranked
+    # A year the question asks about is no background ("... the 2022 record this week?").
+    assert recounts_the_past(ranked[0].text, passage.published)
+    assert not recounts_the_past(ranked[0].text, passage.published, frozenset({2022}))
