@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from assistant.composer import Composer
 from assistant.judge.support import SupportScorer
 from assistant.llm.base import ChatModel, ReportsUsage
-from assistant.planner import relative_to_today, relative_window, today
+from assistant.planner import current_period, mentioned_sources, relative_to_today, today
 from assistant.reader import ExtractiveReader, ModelReader, Reader, Step, read
 from assistant.rerank import FeatureReranker, Reranker
 from assistant.retriever import RetrievalOptions, Retriever
@@ -90,10 +90,12 @@ class Assistant:
         # A question about the present is read against the day it is asked on, as retrieval
         # read it; any other question's prompt is left as it was (a date the question does
         # not need moved the model's yes/no verdicts on MultiHop-RAG CI). Its period ("this
-        # week") is where the readers look first; a date a question names is not, as it
-        # names one of the reports it compares (MultiHop-RAG), not the only one that counts.
-        now = today(self.store.catalog.newest(), filters.as_of if filters else None)
+        # week"; the last month for "now", "recently") is where the readers look first; a
+        # date a question names is not, as it names one of the reports it compares
+        # (MultiHop-RAG), not the only one that counts.
+        catalog = self.store.catalog
+        now = today(catalog.newest(), filters.as_of if filters else None)
         asked_on = now if relative_to_today(question) else None
-        window = relative_window(question, now)
+        window = current_period(question, now, mentioned_sources(question, catalog.known_sources()))
         steps = self.reader.stream(question, passages, vector, asked_on, window)
         yield from timed_steps(self.recorder, "reader", steps)

@@ -42,6 +42,16 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _ENTITY = re.compile(r"^\s*(?:who|whom|whose|which|where|what)\b", re.IGNORECASE)
+_INSIDE = re.compile(
+    r"\b(?:how\s+(?:many|much|long|old|far)|what|which)\b"
+    r"(?!\s+(?:is|was|are|were|has|have|had|will|would|can|could|do|does|did)\b)",
+    re.IGNORECASE,
+)
+"""The question word of a quiz-style question that states its scene and asks inside it
+("Trump was found liable for fraud in which state?", "Three astronauts returned after how
+many days in space?"). "Who", "where" and "when" are left out: inside a sentence they mostly
+begin a clause ("the man who ...", "the town where ..."), and so does a "what" or "which"
+followed by its verb ("accounts of what was eaten")."""
 
 
 def asked(question: str) -> str:
@@ -54,6 +64,18 @@ def asked(question: str) -> str:
     return question
 
 
+def asking(question: str) -> str:
+    """The question from its question word on: the opening words of a question that starts
+    with one, else the first question word inside it (see _INSIDE), else the whole question.
+    Its shape is the answer's: "... in which state?" asks for a name as "Which state ...?"
+    does."""
+    question = asked(question)
+    if _WH.match(question):
+        return question
+    inside = _INSIDE.search(question)
+    return question[inside.start() :] if inside else question
+
+
 def question_kind(question: str) -> Kind:
     question = asked(question)
     # "Who, according to TechCrunch, is the figure ...?" has its verb late too, but asks who.
@@ -61,6 +83,7 @@ def question_kind(question: str) -> Kind:
         return Kind.POLAR
     if _LIST.match(question):
         return Kind.LIST
+    question = asking(question)
     if _DATE.match(question):
         return Kind.DATE
     if _NUMBER.match(question):

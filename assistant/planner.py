@@ -202,6 +202,20 @@ def in_period(published: date | None, window: tuple[date, date] | None) -> bool:
     return bool(window and published and window[0] <= published <= window[1])
 
 
+def current_period(
+    question: str, now: date | None, outlets: Sequence[str] = ()
+) -> tuple[date, date] | None:
+    """The period a question about the present is about: the one it names relative to today
+    ("this week"), else the last month for "now", "recently" or "a new study"; None for a
+    question about no present at all. A question naming ``outlets`` ("the company recently
+    noted by TechCrunch") asks what they reported: its "recently" dates their report, not the
+    fact, so only a period it names counts."""
+    window = relative_window(question, now)
+    if window is None and not outlets and relative_to_today(question):
+        return last_month(now)
+    return window
+
+
 def last_month(newest: date | None) -> tuple[date, date] | None:
     """The period a question asks about as current news ("recently", "now", "a new study")
     when it names none: the last ``RECENT_DAYS``."""

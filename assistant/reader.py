@@ -41,6 +41,7 @@ from assistant.terms import (
     subject_absent,
 )
 from core.records import Answer, Citation, ScoredPassage
+from core.words import MONTH_ABBREVIATIONS, MONTHS
 
 log = logging.getLogger("newsdesk.reader")
 
@@ -95,12 +96,6 @@ kinds 12 tokens against 65), and a bare answer is also right more often: on 81 a
 RealTimeQA dev questions the gold answer led the reply 32 times against 27."""
 
 _BRIEF_KINDS = (Kind.ENTITY, Kind.NUMBER, Kind.DATE)
-_WH = re.compile(
-    r"^\s*(?:(?:in|on|at|from|for|of|by)\s+)?(?:what|which|who|whom|whose|where|when)\b", re.I
-)
-"""An open question starting with one of these words is answered by a phrase; one asking why
-or how, or a statement ending in a yes/no clause ("After Polygon reported ..., did Engadget
-agree?"), wants a sentence."""
 _BRIEF_WORDS = 8
 """A longer reply is a sentence after all (the model does not always keep to a few words):
 it is checked as one."""
@@ -124,9 +119,9 @@ class Reader(Protocol):
     ) -> Iterator[Step]:
         """``today`` is the day the question is asked on (its as-of date, else the newest
         story's) when the question is about the present: what "this week", "now" and "latest"
-        mean. ``window`` is the period such a question names ("this week", "this season"):
-        when its reports support the question, the evidence is theirs alone
-        (Composer.of_the_period)."""
+        mean. ``window`` is the period such a question is about (planner.current_period: "this
+        week", "this season", the last month for "now"): when its reports support the
+        question, the evidence is theirs alone (Composer.of_the_period)."""
         ...
 
 
@@ -256,7 +251,7 @@ class ModelReader:
                 return
             yield from self._verdict_with_support(verdict, question, kind, evidence, rendering)
             return
-        brief = kind in _BRIEF_KINDS or (kind is Kind.OPEN and bool(_WH.match(question)))
+        brief = kind in _BRIEF_KINDS
         try:
             replies: Iterable[str] = self._sentences(
                 self.messages(question, kind, evidence, today, brief=brief)
@@ -735,9 +730,23 @@ def distinct(ranked: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _holding(phrase: str, evidence: Sequence[Evidence]) -> list[Evidence]:
-    """The evidence sentences that hold the phrase as whole words ("5" is not in "50")."""
+    """The evidence sentences that hold the phrase as whole words ("5" is not in "50"), a bare
+    number not as the day of a date: "retired on Dec. 5" holds no count of five years."""
     pattern = re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)", re.IGNORECASE)
-    return [e for e in evidence if pattern.search(e.candidate.text)]
+
+    def holds(text: str) -> bool:
+        return any(
+            not (phrase.isdigit() and _MONTH_BEFORE.search(text, 0, found.start()))
+            for found in pattern.finditer(text)
+        )
+
+    return [e for e in evidence if holds(e.candidate.text)]
+
+
+_MONTH_BEFORE = re.compile(
+    rf"\b(?:{'|'.join(sorted((*MONTHS, *MONTH_ABBREVIATIONS), key=len, reverse=True))})\.?\s+$",
+    re.IGNORECASE,
+)
 
 
 _BARE_NUMBERS = re.compile(r"(?:\s*[,;(]\s*(?:and\s+)?\d{1,2}\)?)+\W*$")

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from assistant.kinds import asked
+from assistant.kinds import asking
 from assistant.mentions import name_runs, person
 from core.words import MONTH_ABBREVIATIONS, MONTHS, RELATIVE_DAYS, STOPWORDS, WEEKDAYS
 
@@ -160,7 +160,7 @@ def analyse(question: str) -> QuestionTerms:
 
 
 def expected_answer(question: str) -> str:
-    lowered = asked(question).lower().strip()
+    lowered = asking(question).lower().strip()
     if re.match(r"^(?:when|what (?:day|date|year|month|time))\b", lowered):
         return "date"
     if re.match(r"^how (?:many|much|long|old|far)\b|^what (?:percentage|number|share)\b", lowered):

@@ -10,6 +10,7 @@ import pytest
 from assistant.answering import Assistant
 from assistant.planner import (
     RECENT_DAYS,
+    current_period,
     mentioned_sources,
     named_window,
     plan_query,
@@ -250,7 +251,14 @@ def test_planner_reads_the_period_news_is_asked_about() -> None:
         "A new study names which country as the worst for housing?",
     ):
         assert plan(question) == (None, month), question
+        assert current_period(question, day) == month, question  # where the readers look
+    assert current_period("Which country declared an emergency this week?", day) == week
+    # Naming an outlet, "recently" dates its report, not the fact: no period of the present.
+    noted = "Which company, recently noted by TechCrunch, partners with Google?"
+    assert current_period(noted, day, ["TechCrunch"]) is None
+    assert current_period(f"{noted} this week", day, ["TechCrunch"]) == week
     assert plan("Who attended the Moscow meeting?") == (None, None)
+    assert current_period("Who attended the Moscow meeting?", day) is None
     assert plan("Which cryptocurrency saw a 20% jump over the past week?") == (week, week)
     # A shopping day and an outlet named "... Today" are no period of the present.
     for question in (
@@ -349,6 +357,45 @@ def test_the_answer_to_a_question_about_this_week_quotes_the_week_s_report(
     # Asked as of 2018, the older report is the one in the week.
     then = runtime.assistant.ask(question, filters=Filters(as_of=date(2018, 5, 3)))
     assert then.answer.startswith("Citing financial and industry challenges"), then
+    runtime.close()
+
+
+def test_asked_what_holds_now_the_answer_quotes_the_last_month_s_report(
+    tmp_path: Path, settings: Settings, embedder: Embedder
+) -> None:
+    """ "Now" names no period, but what holds now is what the last month reported: a year-old
+    story in the question's very words ("can now order ... free tests") is what held then."""
+    articles: list[dict[str, object]] = [
+        {
+            "id": "old",
+            "source": "Archive",
+            "published": "2022-05-17",
+            "title": "More free tests",
+            "text": "US households can now order an additional eight free Covid-19 tests "
+            "from the government website. Orders ship within days.",
+        },
+        {
+            "id": "month",
+            "source": "Wire",
+            "published": "2023-09-25",
+            "title": "Test kits return",
+            "text": "People in Wisconsin and nationally can order four tests per household "
+            "to be delivered by mail. The program had been paused since the spring.",
+        },
+    ]
+    runtime = Runtime(settings, embedder)
+    runtime.writer.ingest(load_articles([write_jsonl(tmp_path / "c.jsonl", articles)]))
+    question = "How many free Covid-19 tests can US households now order from the government?"
+    as_of = Filters(as_of=date(2023, 9, 30))
+    assert {p.article_id for p in runtime.assistant.search(question, 5, as_of)} == {
+        "old",
+        "month",
+    }
+    answer = runtime.assistant.ask(question, filters=as_of)
+    assert answer.answer.startswith("People in Wisconsin and nationally can order four"), answer
+    # Asked in 2022, the year-old story was the news.
+    then = runtime.assistant.ask(question, filters=Filters(as_of=date(2022, 5, 20)))
+    assert then.answer.startswith("US households can now order an additional eight"), then
     runtime.close()
 
 

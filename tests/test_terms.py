@@ -11,7 +11,7 @@ from assistant.chronology import decide_order
 from assistant.composer import Candidate
 from assistant.kinds import Kind, alternatives, asked, question_kind
 from assistant.mentions import fuller_names
-from assistant.reader import Evidence, salvage
+from assistant.reader import Evidence, answer_words, salvage
 from assistant.terms import analyse, subject_absent
 from core.records import ScoredPassage
 
@@ -136,7 +136,20 @@ def test_nothing_is_kept_from_a_dropped_sentence_whose_answer_no_evidence_holds(
         ),
         ("The meeting drew criticism. Did Dr. Smith attend it?", Kind.POLAR),
         ("Did Dr. Smith say the U.S. economy grew?", Kind.POLAR),
-        ("Sharon White is to step down. After how many years?", Kind.OPEN),
+        # A question that states its scene asks inside it: its question word gives its shape.
+        ("Sharon White is to step down. After how many years?", Kind.NUMBER),
+        ("Trump and his adult sons were found liable for fraud in which state?", Kind.ENTITY),
+        ("Three astronauts returned to Earth this week after how many days in space?", Kind.NUMBER),
+        ("Around what percentage of Americans get their flu shot each year?", Kind.NUMBER),
+        ("Thousands were evacuated in fear of an eruption in what year?", Kind.DATE),
+        # ... and a "what" that begins a clause is no question word.
+        (
+            "While accounts of what was eaten at the first Thanksgiving vary, which food was "
+            "definitely not on the menu?",
+            Kind.ENTITY,
+        ),
+        ("The man who led the talks said they failed. How did they end?", Kind.OPEN),
+        ("Accounts of what was eaten vary.", Kind.OPEN),
     ],
 )
 def test_the_kind_of_answer_a_question_wants(question: str, kind: Kind) -> None:
@@ -164,6 +177,10 @@ def test_the_scene_set_before_a_question_does_not_change_what_it_expects() -> No
         ("Which type of products were removed from shelves?", ""),
         ("What did the team say after the match?", ""),
         ("Which word did Trump use for his enemies?", ""),
+        # Asked inside a statement, a figure or a date all the same.
+        ("Three astronauts returned to Earth after how many days in space?", "number"),
+        ("Around what percentage of Americans get their flu shot?", "number"),
+        ("The treaty was signed in what year?", "date"),
     ],
 )
 def test_a_which_question_about_a_named_kind_of_thing_expects_a_name(
@@ -266,3 +283,17 @@ def test_which_report_came_first_is_read_from_the_dates(question: str, verdict: 
 )
 def test_no_order_is_decided_without_two_dated_reports(question: str) -> None:
     assert decide_order(question, REPORTS) is None
+
+
+def test_a_count_asked_inside_a_statement_is_not_the_day_of_a_date() -> None:
+    """ "... after how many years?" asks for a count; the reply "5" is held by "retired on
+    Dec. 5" only as a day of the month, which says nothing about years."""
+    question = "Sharon White is to step down as chair after how many years in the role?"
+    day = _evidence(1, "Facing calls to step down, Conyers retired on Dec. 5 from his seat.", 0)
+    assert answer_words(question, ["5 [1]"], [day], 2) is None
+    count = _evidence(2, "White will step down as chair after 5 years in the role.", 1)
+    found = answer_words(question, ["5 [1]"], [day, count], 2)
+    assert found is not None
+    phrase, grounds = found
+    assert phrase == "5"
+    assert [e.number for e in grounds] == [2]
