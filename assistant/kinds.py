@@ -64,13 +64,19 @@ def asked(question: str) -> str:
     return question
 
 
+_ASKS_FOR_AN_ACCOUNT = re.compile(
+    r"^\s*(?:please\s+)?(?:explain|describe|summari[sz]e|discuss|outline)\b", re.IGNORECASE
+)
+""""Explain what the court decided" wants sentences, whatever question word follows."""
+
+
 def asking(question: str) -> str:
     """The question from its question word on: the opening words of a question that starts
     with one, else the first question word inside it (see _INSIDE), else the whole question.
     Its shape is the answer's: "... in which state?" asks for a name as "Which state ...?"
     does."""
     question = asked(question)
-    if _WH.match(question):
+    if _WH.match(question) or _ASKS_FOR_AN_ACCOUNT.match(question):
         return question
     inside = _INSIDE.search(question)
     return question[inside.start() :] if inside else question

@@ -150,6 +150,7 @@ def test_nothing_is_kept_from_a_dropped_sentence_whose_answer_no_evidence_holds(
         ),
         ("The man who led the talks said they failed. How did they end?", Kind.OPEN),
         ("Accounts of what was eaten vary.", Kind.OPEN),
+        ("Explain what the court decided about the fraud case.", Kind.OPEN),
     ],
 )
 def test_the_kind_of_answer_a_question_wants(question: str, kind: Kind) -> None:
