@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from core.records import Filters
-from core.words import MONTH_ABBREVIATIONS, MONTHS
+from core.words import MONTH_ABBREVIATIONS, MONTH_PATTERN, MONTHS
 
 _MONTHS = {name: number for number, name in enumerate(MONTHS, start=1)} | MONTH_ABBREVIATIONS
 """Month names and their short forms, to the month number."""
-_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH = MONTH_PATTERN
 _DAY_MONTH_YEAR = re.compile(
     rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH})\.?|(?P<m2>{_MONTH})\.?\s+"
     rf"(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?)(?:,?\s+(?P<y>(?:19|20)\d\d))?\b",

@@ -41,7 +41,7 @@ from assistant.terms import (
     subject_absent,
 )
 from core.records import Answer, Citation, ScoredPassage
-from core.words import MONTH_ABBREVIATIONS, MONTHS
+from core.words import MONTH_PATTERN
 
 log = logging.getLogger("newsdesk.reader")
 
@@ -743,10 +743,7 @@ def _holding(phrase: str, evidence: Sequence[Evidence]) -> list[Evidence]:
     return [e for e in evidence if holds(e.candidate.text)]
 
 
-_MONTH_BEFORE = re.compile(
-    rf"\b(?:{'|'.join(sorted((*MONTHS, *MONTH_ABBREVIATIONS), key=len, reverse=True))})\.?\s+$",
-    re.IGNORECASE,
-)
+_MONTH_BEFORE = re.compile(rf"\b(?:{MONTH_PATTERN})\.?\s+$", re.IGNORECASE)
 
 
 _BARE_NUMBERS = re.compile(r"(?:\s*[,;(]\s*(?:and\s+)?\d{1,2}\)?)+\W*$")

@@ -44,6 +44,10 @@ MONTH_ABBREVIATIONS = {
     "sept": 9,
 }
 """Short month names as news copy writes them, to their month number."""
+MONTH_PATTERN = "|".join(
+    sorted(dict.fromkeys((*MONTHS, *MONTH_ABBREVIATIONS)), key=len, reverse=True)
+)
+"""Any month name or short form as a regex alternation, longest first ("sept" before "sep")."""
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 RELATIVE_DAYS = ("yesterday", "today", "tomorrow")
 
