@@ -32,7 +32,7 @@ _SEASONS = ("season", "spring", "summer", "fall", "autumn", "winter")
 _RECENT = re.compile(
     r"\b(latest|most recent|recently|newest|current(?:ly)?|now|so far|to date|"
     rf"this (?:week|month|year|{'|'.join(_SEASONS)})|today|yesterday|"
-    r"(?:last|past) (?:week|few days)|"
+    r"(?:last|past) (?:week|few days)|next (?:week|month|year|weekend)|upcoming|"
     r"new (?:study|research|report|survey|poll|analysis|data|figures|findings|record|recall|"
     rf"law|rules?)|{_WEEKDAY})\b",
     re.IGNORECASE,

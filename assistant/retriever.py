@@ -89,13 +89,15 @@ class Retriever:
         filters: Filters | None = None,
         limit: int = 3,
     ) -> list[ScoredPassage]:
-        """The passages, plus one for each name the question asks about that none of them
-        mentions but the index does. A multi-hop question names several people or firms, each
-        in its own article, and the top passages often cover all but one: the missing one is
-        looked up by name (BM25, the same filters) rather than answered around. A name found
-        nowhere stays missing, which is what the readers' refusal checks rely on."""
+        """The passages, plus the opening of the best one's article (see opening), plus one
+        for each name the question asks about that none of them mentions but the index does.
+        A multi-hop question names several people or firms, each in its own article, and the
+        top passages often cover all but one: the missing one is looked up by name (BM25, the
+        same filters) rather than answered around. A name found nowhere stays missing, which
+        is what the readers' refusal checks rely on."""
         filters = filters or Filters()
         catalog = self.store.catalog
+        passages = [*passages, *self.opening(passages)]
         terms = analyse(question)
         missing = missing_names(terms, " ".join(p.named_text for p in passages))[:limit]
         if not missing:
@@ -123,6 +125,18 @@ class Retriever:
                     have.add(cid)
                     break
         return [*passages, *added]
+
+    def opening(self, passages: Sequence[ScoredPassage]) -> list[ScoredPassage]:
+        """The first passage of the best passage's article, when the search found a later one.
+        News copy names who did what in its opening and refers back to it after: the passage
+        that matched "Who won this year's Nobel Peace Prize?" best says "a tribute to her
+        courage", and the winner's name is in the article's first paragraph."""
+        if not passages:
+            return []
+        first = self.store.catalog.opening(passages[0].article_id)
+        if first is None or any(p.id == first.id for p in passages):
+            return []
+        return [ScoredPassage.of(first, 0.0, None, None)]
 
     def _part(
         self, plan: QueryPlan, part: SubQuery, vector: NDArray[np.float32]

@@ -162,14 +162,22 @@ class Catalog(ABC):
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
-        rows = self.db.rows(
+        rows = self._passage_rows(f"p.id IN ({marks})", list(chunk_ids))
+        return {row["id"]: _passage(row) for row in rows}
+
+    def opening(self, article_id: str) -> Passage | None:
+        """A ready article's first passage, where news copy says who did what."""
+        rows = self._passage_rows("p.article_id = ? AND p.ordinal = 0", [article_id])
+        return _passage(rows[0]) if rows else None
+
+    def _passage_rows(self, where: str, params: list[str]) -> list[Row]:
+        return self.db.rows(
             f"""SELECT p.id, p.article_id, p.text, p.start, p."end", a.title, a.published,
                        a.source, a.sources, a.url
                 FROM passages p {self.PASSAGES_FIRST} articles a ON a.id = p.article_id
-                WHERE p.id IN ({marks}) AND a.state = 'ready'""",
-            list(chunk_ids),
+                WHERE {where} AND a.state = 'ready'""",
+            params,
         )
-        return {row["id"]: _passage(row) for row in rows}
 
     @abstractmethod
     def lexical_search(

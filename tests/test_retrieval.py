@@ -249,6 +249,9 @@ def test_planner_reads_the_period_news_is_asked_about() -> None:
         "Which animal recently escaped from a circus near Rome?",
         "How many free tests can households now order?",
         "A new study names which country as the worst for housing?",
+        # What comes next is asked about from the present: the latest reports announce it.
+        "Where will next month’s Republican presidential debate take place?",
+        "Which upcoming film did the president screen for troops?",
     ):
         assert plan(question) == (None, month), question
         assert current_period(question, day) == month, question  # where the readers look
@@ -258,6 +261,7 @@ def test_planner_reads_the_period_news_is_asked_about() -> None:
     assert current_period(noted, day, ["TechCrunch"]) is None
     assert current_period(f"{noted} this week", day, ["TechCrunch"]) == week
     assert plan("Who attended the Moscow meeting?") == (None, None)
+    assert plan("Who won the next-door neighbour's prize?") == (None, None)
     assert current_period("Who attended the Moscow meeting?", day) is None
     assert plan("Which cryptocurrency saw a 20% jump over the past week?") == (week, week)
     # A shopping day and an outlet named "... Today" are no period of the present.
@@ -396,6 +400,52 @@ def test_asked_what_holds_now_the_answer_quotes_the_last_month_s_report(
     # Asked in 2022, the year-old story was the news.
     then = runtime.assistant.ask(question, filters=Filters(as_of=date(2022, 5, 20)))
     assert then.answer.startswith("US households can now order an additional eight"), then
+    runtime.close()
+
+
+def test_the_answer_reads_the_opening_of_an_article_the_search_found_later_in(
+    tmp_path: Path, settings: Settings, embedder: Embedder
+) -> None:
+    """The passage that matches "who won?" best refers back to the winner ("a tribute to her
+    courage"); the name is in the article's first paragraph, which the search did not find."""
+    opening = (
+        "Imprisoned Iranian human rights activist Narges Mohammadi won the 2023 Nobel Peace "
+        "Prize, the Norwegian committee announced Friday in Oslo."
+    )
+    middle = " ".join(
+        f"Paragraph {n} of the report describes the years of campaigning, the arrests and the "
+        "trials, the letters smuggled out of prison and the protests that followed in cities "
+        "across the country, as told by family members and lawyers."
+        for n in range(1, 9)
+    )
+    later = (
+        "This year's Nobel Peace Prize is a tribute to her courage, the chair of the Nobel "
+        "committee said of the winner of the Nobel Peace Prize."
+    )
+    articles: list[dict[str, object]] = [
+        {
+            "id": "prize",
+            "source": "Wire",
+            "published": "2023-10-06",
+            "title": "Peace prize announced",
+            "text": f"{opening}\n\n{middle}\n\n{later}",
+        }
+    ]
+    runtime = Runtime(settings, embedder)
+    runtime.writer.ingest(load_articles([write_jsonl(tmp_path / "c.jsonl", articles)]))
+    question = "Who won this year's Nobel Peace Prize?"
+    best = runtime.assistant.search(question, 1)
+    assert best and "tribute to her courage" in best[0].text, best
+    assert "Narges Mohammadi" not in best[0].text
+    first = runtime.store.catalog.opening("prize")
+    assert first is not None and first.text.startswith("Imprisoned Iranian"), first
+    assert [p.id for p in runtime.assistant.retriever.cover(question, best)] == [
+        best[0].id,
+        first.id,
+    ]
+    answer = runtime.assistant.ask(question, top_k=1)
+    assert "Narges Mohammadi" in answer.answer, answer
+    assert runtime.store.catalog.opening("no such article") is None
     runtime.close()
 
 
