@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from assistant.composer import Composer
 from assistant.judge.support import SupportScorer
 from assistant.llm.base import ChatModel, ReportsUsage
-from assistant.planner import current_period, mentioned_sources, relative_to_today, today
 from assistant.reader import ExtractiveReader, ModelReader, Reader, Step, read
 from assistant.rerank import FeatureReranker, Reranker
 from assistant.retriever import RetrievalOptions, Retriever
@@ -85,17 +84,12 @@ class Assistant:
         k = top_k or self.top_k
         with timed(self.recorder, "retrieval"):
             vector = self.store.embedder.encode([question])[0]
-            passages = self.retriever.retrieve(question, k, filters, query_vector=vector)
+            plan = self.retriever.plan(question, filters or Filters())
+            passages = self.retriever.retrieve(question, k, filters, vector, plan)
             passages = self.retriever.cover(question, passages, filters)
-        # A question about the present is read against the day it is asked on, as retrieval
-        # read it; any other question's prompt is left as it was (a date the question does
-        # not need moved the model's yes/no verdicts on MultiHop-RAG CI). Its period ("this
-        # week"; the last month for "now", "recently") is where the readers look first; a
-        # date a question names is not, as it names one of the reports it compares
-        # (MultiHop-RAG), not the only one that counts.
-        catalog = self.store.catalog
-        now = today(catalog.newest(), filters.as_of if filters else None)
-        asked_on = now if relative_to_today(question) else None
-        window = current_period(question, now, mentioned_sources(question, catalog.known_sources()))
-        steps = self.reader.stream(question, passages, vector, asked_on, window)
+        # The readers read the question as retrieval did: a question about the present
+        # against the day it is asked on, its period ("this week"; the last month for "now")
+        # first. A date a question names is no such period: it names one of the reports it
+        # compares (MultiHop-RAG), not the only one that counts.
+        steps = self.reader.stream(question, passages, vector, plan.asked_on, plan.period)
         yield from timed_steps(self.recorder, "reader", steps)

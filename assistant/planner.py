@@ -85,6 +85,17 @@ class QueryPlan:
     "recently", "now", "a new study"): searched on its own as well, so its reports reach the
     reranker, but not preferred there (in an archive "recently" is often the article's word,
     not the asker's)."""
+    today: date | None = None
+    """The day relative dates were read from (see today)."""
+    period: tuple[date, date] | None = None
+    """Where the readers look first (see current_period)."""
+
+    @property
+    def asked_on(self) -> date | None:
+        """The day a question about the present is asked on, for the reader's prompt; None for
+        any other question (a date the question does not need moved the model's yes/no
+        verdicts on MultiHop-RAG CI)."""
+        return self.today if self.recency else None
 
 
 def plan_query(
@@ -93,11 +104,13 @@ def plan_query(
     known_sources: Sequence[str],
     newest: date | None,
 ) -> QueryPlan:
-    sources = mentioned_sources(question, known_sources) if not filters.source else []
+    outlets = mentioned_sources(question, known_sources)
+    sources = outlets if not filters.source else []
     recency = relative_to_today(question)
     now = today(newest, filters.as_of)
     window = named_window(question) or relative_window(question, now)
     recent = window or (last_month(now) if recency else None)
+    period = current_period(question, now, outlets)
     texts = split_parts(question)
     parts: list[SubQuery] = []
     if len(sources) > 1:
@@ -111,7 +124,7 @@ def plan_query(
         parts = [SubQuery(text, filters) for text in texts]
         if len(parts) > 1:
             parts.insert(0, SubQuery(question, filters))
-    return QueryPlan(question, parts, recency, window, sources, recent)
+    return QueryPlan(question, parts, recency, window, sources, recent, now, period)
 
 
 def relative_to_today(question: str) -> bool:

@@ -68,11 +68,13 @@ class Retriever:
         k: int,
         filters: Filters | None = None,
         query_vector: NDArray[np.float32] | None = None,
+        plan: QueryPlan | None = None,
     ) -> list[ScoredPassage]:
+        """``plan``: the question's plan when the caller made it already (see plan)."""
         filters = filters or Filters()
         if query_vector is None:
             query_vector = self.store.embedder.encode([question])[0]
-        plan = self.plan(question, filters)
+        plan = plan or self.plan(question, filters)
         texts = list(dict.fromkeys(p.text for p in plan.parts if p.text != question))
         vectors = {question: query_vector}
         if texts:

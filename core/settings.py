@@ -131,7 +131,9 @@ class Settings(BaseSettings):
         "embedding model (costs one encode of their sentences per question).",
     )
     plan_queries: bool = Field(
-        default=True, description="Outlet, date and multi-part handling of questions."
+        default=True,
+        description="Outlet, date and multi-part handling of questions; off, the readers too "
+        "read no period of the present from the question.",
     )
     per_article: int = Field(default=2, ge=1, le=50, description="Passages per article in top k.")
     min_support: float = Field(

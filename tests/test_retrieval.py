@@ -260,6 +260,16 @@ def test_planner_reads_the_period_news_is_asked_about() -> None:
     noted = "Which company, recently noted by TechCrunch, partners with Google?"
     assert current_period(noted, day, ["TechCrunch"]) is None
     assert current_period(f"{noted} this week", day, ["TechCrunch"]) == week
+    # The plan carries what the readers need, the outlet rule kept under a source filter.
+    by_outlet = Filters(source="TechCrunch", as_of=day)
+    planned = plan_query(noted, by_outlet, ["TechCrunch"], date(2023, 12, 31))
+    assert (planned.sources, planned.period, planned.asked_on) == ([], None, day)
+    asked = plan_query(
+        "Which country declared an emergency this week?", Filters(as_of=day), [], None
+    )
+    assert (asked.period, asked.asked_on) == (week, day)
+    timeless = plan_query("Who attended the Moscow meeting?", Filters(), [], day)
+    assert (timeless.period, timeless.asked_on) == (None, None)
     assert plan("Who attended the Moscow meeting?") == (None, None)
     assert plan("Who won the next-door neighbour's prize?") == (None, None)
     assert current_period("Who attended the Moscow meeting?", day) is None
