@@ -75,7 +75,11 @@ def asking(question: str) -> str:
     with one, else the first question word inside it (see _INSIDE), else the whole question.
     Its shape is the answer's: "... in which state?" asks for a name as "Which state ...?"
     does."""
-    question = asked(question)
+    return _asking_in(asked(question))
+
+
+def _asking_in(question: str) -> str:
+    """`asking` of a question already reduced to the sentence that asks."""
     if _WH.match(question) or _ASKS_FOR_AN_ACCOUNT.match(question):
         return question
     inside = _INSIDE.search(question)
@@ -89,7 +93,7 @@ def question_kind(question: str) -> Kind:
         return Kind.POLAR
     if _LIST.match(question):
         return Kind.LIST
-    question = asking(question)
+    question = _asking_in(question)
     if _DATE.match(question):
         return Kind.DATE
     if _NUMBER.match(question):

@@ -85,7 +85,7 @@ class QueryPlan:
     "recently", "now", "a new study"): searched on its own as well, so its reports reach the
     reranker, but not preferred there (in an archive "recently" is often the article's word,
     not the asker's)."""
-    today: date | None = None
+    reference_day: date | None = None
     """The day relative dates were read from (see today)."""
     period: tuple[date, date] | None = None
     """Where the readers look first (see current_period)."""
@@ -95,7 +95,7 @@ class QueryPlan:
         """The day a question about the present is asked on, for the reader's prompt; None for
         any other question (a date the question does not need moved the model's yes/no
         verdicts on MultiHop-RAG CI)."""
-        return self.today if self.recency else None
+        return self.reference_day if self.recency else None
 
 
 def plan_query(
@@ -108,9 +108,10 @@ def plan_query(
     sources = outlets if not filters.source else []
     recency = relative_to_today(question)
     now = today(newest, filters.as_of)
-    window = named_window(question) or relative_window(question, now)
+    relative = relative_window(question, now)
+    window = named_window(question) or relative
     recent = window or (last_month(now) if recency else None)
-    period = current_period(question, now, outlets)
+    period = _period(relative, recency, now, outlets)
     texts = split_parts(question)
     parts: list[SubQuery] = []
     if len(sources) > 1:
@@ -223,10 +224,18 @@ def current_period(
     question about no present at all. A question naming ``outlets`` ("the company recently
     noted by TechCrunch") asks what they reported: its "recently" dates their report, not the
     fact, so only a period it names counts."""
-    window = relative_window(question, now)
-    if window is None and not outlets and relative_to_today(question):
+    return _period(relative_window(question, now), relative_to_today(question), now, outlets)
+
+
+def _period(
+    relative: tuple[date, date] | None,
+    recency: bool,
+    now: date | None,
+    outlets: Sequence[str],
+) -> tuple[date, date] | None:
+    if relative is None and not outlets and recency:
         return last_month(now)
-    return window
+    return relative
 
 
 def last_month(newest: date | None) -> tuple[date, date] | None:
