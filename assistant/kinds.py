@@ -86,10 +86,21 @@ def _asking_in(question: str) -> str:
     return question[inside.start() :] if inside else question
 
 
+def _late_polar(question: str) -> bool:
+    """A yes/no question whose verb comes after a clause ("Between the X report and the Y
+    report, was there ...?"). "Who, according to TechCrunch, is the figure ...?" has its verb
+    late too but asks who, and so does a question that asks inside its scene before the verb
+    ("Considering ... a BBC News report ..., which network, known for its initialism, did
+    Pamela Anderson partner with ...?" wants a network, not Yes or No)."""
+    late = _POLAR_LATE.search(question)
+    if late is None or _WH.match(question):
+        return False
+    return _INSIDE.search(question, 0, late.start()) is None
+
+
 def question_kind(question: str) -> Kind:
     question = asked(question)
-    # "Who, according to TechCrunch, is the figure ...?" has its verb late too, but asks who.
-    if _POLAR.match(question) or (_POLAR_LATE.search(question) and not _WH.match(question)):
+    if _POLAR.match(question) or _late_polar(question):
         return Kind.POLAR
     if _LIST.match(question):
         return Kind.LIST

@@ -128,6 +128,17 @@ def test_nothing_is_kept_from_a_dropped_sentence_whose_answer_no_evidence_holds(
         ("Who, according to TechCrunch, is the figure who was removed from OpenAI?", Kind.ENTITY),
         ("Which two public figures were seen leaving the stadium together?", Kind.LIST),
         ("Between the Verge report and the Wired report, was there consistency?", Kind.POLAR),
+        (
+            "Between the Verge report and the Wired report, was there consistency in which "
+            "company they named?",
+            Kind.POLAR,
+        ),
+        # ... and a question that asks inside its scene before that late verb asks for a name.
+        (
+            "Considering a New York Times article and a BBC News report, which network, known "
+            "for its initialism, did Pamela Anderson partner with?",
+            Kind.ENTITY,
+        ),
         # A question that sets the scene first is shaped by the sentence that asks.
         (
             "Turkey is typically the centerpiece of Thanksgiving dinner. Which US state raises "
