@@ -111,7 +111,7 @@ def plan_query(
     relative = relative_window(question, now)
     window = named_window(question) or relative
     recent = window or (last_month(now) if recency else None)
-    period = _period(relative, recency, now, outlets)
+    period = current_period(relative, recency, now, outlets)
     texts = split_parts(question)
     parts: list[SubQuery] = []
     if len(sources) > 1:
@@ -217,22 +217,16 @@ def in_period(published: date | None, window: tuple[date, date] | None) -> bool:
 
 
 def current_period(
-    question: str, now: date | None, outlets: Sequence[str] = ()
-) -> tuple[date, date] | None:
-    """The period a question about the present is about: the one it names relative to today
-    ("this week"), else the last month for "now", "recently" or "a new study"; None for a
-    question about no present at all. A question naming ``outlets`` ("the company recently
-    noted by TechCrunch") asks what they reported: its "recently" dates their report, not the
-    fact, so only a period it names counts."""
-    return _period(relative_window(question, now), relative_to_today(question), now, outlets)
-
-
-def _period(
     relative: tuple[date, date] | None,
     recency: bool,
     now: date | None,
     outlets: Sequence[str],
 ) -> tuple[date, date] | None:
+    """The period a question about the present is about: the one it names relative to today
+    (``relative``, "this week"), else the last month for "now", "recently" or "a new study"
+    (``recency``); None for a question about no present at all. A question naming ``outlets``
+    ("the company recently noted by TechCrunch") asks what they reported: its "recently" dates
+    their report, not the fact, so only a period it names counts."""
     if relative is None and not outlets and recency:
         return last_month(now)
     return relative

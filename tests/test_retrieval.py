@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import pytest
 from assistant.answering import Assistant
 from assistant.planner import (
     RECENT_DAYS,
-    current_period,
     mentioned_sources,
     named_window,
     plan_query,
@@ -233,6 +233,10 @@ def test_planner_reads_the_period_news_is_asked_about() -> None:
         p = plan_query(question, Filters(as_of=day), [], date(2023, 12, 31))
         return p.window, p.recent
 
+    def reads(question: str, outlets: Sequence[str] = ()) -> object:
+        """Where the readers look first: the plan's period, read as of the same day."""
+        return plan_query(question, Filters(), list(outlets), day).period
+
     week = (date(2023, 11, 11), day)
     assert plan("Which country declared an emergency this week?") == (week, week)
     assert plan("Phone networks were down for millions Wednesday in which country?") == (
@@ -254,12 +258,12 @@ def test_planner_reads_the_period_news_is_asked_about() -> None:
         "Which upcoming film did the president screen for troops?",
     ):
         assert plan(question) == (None, month), question
-        assert current_period(question, day) == month, question  # where the readers look
-    assert current_period("Which country declared an emergency this week?", day) == week
+        assert reads(question) == month, question  # where the readers look
+    assert reads("Which country declared an emergency this week?") == week
     # Naming an outlet, "recently" dates its report, not the fact: no period of the present.
     noted = "Which company, recently noted by TechCrunch, partners with Google?"
-    assert current_period(noted, day, ["TechCrunch"]) is None
-    assert current_period(f"{noted} this week", day, ["TechCrunch"]) == week
+    assert reads(noted, ["TechCrunch"]) is None
+    assert reads(f"{noted} this week", ["TechCrunch"]) == week
     # The plan carries what the readers need, the outlet rule kept under a source filter.
     by_outlet = Filters(source="TechCrunch", as_of=day)
     planned = plan_query(noted, by_outlet, ["TechCrunch"], date(2023, 12, 31))
@@ -272,7 +276,7 @@ def test_planner_reads_the_period_news_is_asked_about() -> None:
     assert (timeless.period, timeless.asked_on) == (None, None)
     assert plan("Who attended the Moscow meeting?") == (None, None)
     assert plan("Who won the next-door neighbour's prize?") == (None, None)
-    assert current_period("Who attended the Moscow meeting?", day) is None
+    assert reads("Who attended the Moscow meeting?") is None
     assert plan("Which cryptocurrency saw a 20% jump over the past week?") == (week, week)
     # A shopping day and an outlet named "... Today" are no period of the present.
     for question in (
