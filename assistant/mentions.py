@@ -43,6 +43,15 @@ PRONOUNS = wordset(
     "i me my we us our you your he him his she her hers it its they them their theirs"
 )
 DEMONSTRATIVES = wordset("that this these those")
+OPENERS = wordset(
+    """according after although among amid approximately around assuming based because
+    besides concerning considering despite excluding following given if including more most
+    nearly over regarding roughly since some several though while whereas many one two three
+    four five six seven eight nine ten dozens hundreds thousands millions billions"""
+)
+"""Words that open a question's clause or quantity ("Considering the information from ...",
+"According to ...", "Approximately how many ...", "Hundreds of ..."): capitalised there by
+grammar, never a name of their own."""
 FUNCTION_WORDS = STOPWORDS | AUX | PREPOSITIONS | QUESTION_WORDS | PRONOUNS | DEMONSTRATIVES
 """Words that end a noun phrase and never start a reference."""
 VERBS = wordset(
@@ -189,7 +198,10 @@ def noun_phrases(text: str) -> list[Phrase]:
 
 # --- names, people and places ----------------------------------------------------------------
 
-_NAME = re.compile(r"\b([A-Z][\w'’\-]*(?:\s+(?:of|the|de|al|bin|van|von)?\s*[A-Z][\w'’\-]*)*)")
+_CAPITALISED = r"(?:[A-Z]|\d[\da-z]*[A-Z])[\w'’\-]*"
+"""A word written with a capital: 'Reuters', and a name that opens with digits ('9to5Mac',
+'3M')."""
+_NAME = re.compile(rf"\b({_CAPITALISED}(?:\s+(?:of|the|de|al|bin|van|von)?\s*{_CAPITALISED})*)")
 
 
 def name_runs(text: str) -> Iterator[tuple[int, str]]:

@@ -322,7 +322,12 @@ class ModelReader:
     ) -> Iterator[Step]:
         """The answer's words first, then the evidence sentences that contain them verbatim
         (so the words are supported by construction), then the whole Answer."""
-        if kind in (Kind.NUMBER, Kind.DATE) or _FIGURE.search(phrase):
+        if copied := [e for e in grounds if _plain(e.candidate.text) == _plain(phrase)]:
+            # The reply copied a whole sentence (a headline is a few words): quoted once,
+            # with its span.
+            yield rendering.add(copied[0].quoted())
+            grounds = [e for e in grounds if e not in copied]
+        elif kind in (Kind.NUMBER, Kind.DATE) or _FIGURE.search(phrase):
             # A bare figure ("18.", "Category 5.") is no sentence anyone, the judge included,
             # can check against its source: it leads the sentence it was found in.
             first = grounds[0].quoted()
@@ -715,6 +720,11 @@ def answer_words(
     return phrase, holders[: max(limit, 1)]
 
 
+def _plain(text: str) -> str:
+    """A sentence as compared for sameness: case, spacing and end punctuation aside."""
+    return " ".join(text.lower().split()).rstrip(".!?")
+
+
 def distinct(ranked: Sequence[Candidate]) -> list[Candidate]:
     """The candidates without a sentence said word for word before: a wire story carried by
     two outlets, or a passage overlapping its neighbour, gives the same sentence twice, and a
@@ -722,7 +732,7 @@ def distinct(ranked: Sequence[Candidate]) -> list[Candidate]:
     seen: set[str] = set()
     out: list[Candidate] = []
     for candidate in ranked:
-        key = " ".join(candidate.text.lower().split())
+        key = _plain(candidate.text)
         if key not in seen:
             seen.add(key)
             out.append(candidate)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from assistant.kinds import asking
-from assistant.mentions import name_runs, person
+from assistant.mentions import OPENERS, name_runs, person
 from core.words import MONTH_ABBREVIATIONS, MONTHS, RELATIVE_DAYS, STOPWORDS, WEEKDAYS
 
 _QUESTION_WORDS = frozenset(
@@ -135,9 +135,10 @@ def analyse(question: str) -> QuestionTerms:
             and question[end : end + 1] not in _QUOTES
         )
         # A capital at the start of a quoted phrase that goes on in lower case ("'Universal
-        # travel adapters'") is grammar, not a name, as a question word or "The" starting the
-        # question is.
-        if first in _QUESTION_WORDS or first in STOPWORDS:
+        # travel adapters'") is grammar, not a name, as a question word, "The" or a clause's
+        # opener ("Considering ...", "According to ...") starting the question is.
+        opens = start == 0 or question[:start].rstrip()[-1:] in ".?!:;"
+        if first in _QUESTION_WORDS or first in STOPWORDS or (opens and first in OPENERS):
             name = " ".join(rest)
         elif quoted_phrase and not rest:
             name = ""

@@ -19,8 +19,9 @@ from typing import Any, cast
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from assistant.kinds import Kind
 from assistant.llm.base import Message
-from assistant.reader import BRIEF, ModelReader, answer_words
+from assistant.reader import BRIEF, ModelReader, _Rendering, answer_words, read
 from assistant.runtime import Runtime
 from core.records import Answer, Filters
 from core.settings import Settings
@@ -488,6 +489,26 @@ def test_a_brief_reply_counts_only_as_words_an_evidence_sentence_holds(
         "14 millio",  # words stand whole in the sentence, not as part of one
     ):
         assert answer_words(question, [reply], evidence, 2) is None, reply
+
+
+def test_a_reply_that_copies_a_whole_sentence_is_quoted_once(seed_runtime: Runtime) -> None:
+    """A headline is a few words, so a brief reply can be a whole evidence sentence: it leads
+    the answer as that sentence's quote (with its span), not once as the model's words and
+    again as their support ("Vermont Sportsbook Promos ... [1]. Vermont Sportsbook Promos ...
+    [1].")."""
+    reader = cast(ModelReader, seed_runtime.assistant.reader)
+    assistant = seed_runtime.assistant
+    question = "How much did the Elling ferry terminal cost?"
+    vector = assistant.store.embedder.encode([question])[0]
+    passages = assistant.retriever.retrieve(question, assistant.top_k, query_vector=vector)
+    evidence = reader.evidence(question, passages, vector)
+    holding = [e for e in evidence if "14 million euros" in e.candidate.text]
+    whole = holding[0].candidate.text
+    steps = reader._lead(whole, holding, question, Kind.ENTITY, _Rendering(passages), [])
+    answer = read(iter(steps))
+    assert answer.answer.count(whole.rstrip(".")) == 1, answer.answer
+    assert answer.answer.startswith(whole.rstrip(".")), answer.answer
+    assert any(c.highlights for c in answer.citations), answer.citations
 
 
 def test_words_an_article_tells_the_model_to_write_are_no_answer(seed_runtime: Runtime) -> None:
