@@ -21,9 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from assistant.kinds import Kind
 from assistant.llm.base import Message
-from assistant.reader import BRIEF, ModelReader, _Rendering, answer_words, read
+from assistant.reader import BRIEF, Evidence, ModelReader, _Rendering, answer_words, read
 from assistant.runtime import Runtime
-from core.records import Answer, Filters
+from core.records import Answer, Filters, ScoredPassage
 from core.settings import Settings
 from index.embedder import Embedder
 from index.loaders import load_articles
@@ -456,6 +456,17 @@ def test_a_question_a_date_answers_gets_the_date_first_then_the_sentence_holding
     assert_every_sentence_cited(answer)
 
 
+def read_evidence(
+    runtime: Runtime, question: str
+) -> tuple[ModelReader, Sequence[ScoredPassage], list[Evidence]]:
+    """The local reader, the passages it is given and the evidence sentences it numbers."""
+    reader = cast(ModelReader, runtime.assistant.reader)
+    assistant = runtime.assistant
+    vector = assistant.store.embedder.encode([question])[0]
+    passages = assistant.retriever.retrieve(question, assistant.top_k, query_vector=vector)
+    return reader, passages, reader.evidence(question, passages, vector)
+
+
 def test_a_brief_reply_counts_only_as_words_an_evidence_sentence_holds(
     seed_runtime: Runtime,
 ) -> None:
@@ -463,11 +474,7 @@ def test_a_brief_reply_counts_only_as_words_an_evidence_sentence_holds(
     verbatim, the sentences it cited first (bracketed or not); not a sentence, a refusal, an invention or the
     question's own words (those are checked, or refused, as any other reply)."""
     question = "How much did the Elling ferry terminal cost?"
-    reader = cast(ModelReader, seed_runtime.assistant.reader)
-    assistant = seed_runtime.assistant
-    vector = assistant.store.embedder.encode([question])[0]
-    passages = assistant.retriever.retrieve(question, assistant.top_k, None, query_vector=vector)
-    evidence = reader.evidence(question, passages, vector)
+    _, _, evidence = read_evidence(seed_runtime, question)
     holding = [e.number for e in evidence if "14 million euros" in e.candidate.text]
     assert len(holding) == 2, [e.line() for e in evidence]
 
@@ -496,12 +503,8 @@ def test_a_reply_that_copies_a_whole_sentence_is_quoted_once(seed_runtime: Runti
     the answer as that sentence's quote (with its span), not once as the model's words and
     again as their support ("Vermont Sportsbook Promos ... [1]. Vermont Sportsbook Promos ...
     [1].")."""
-    reader = cast(ModelReader, seed_runtime.assistant.reader)
-    assistant = seed_runtime.assistant
     question = "How much did the Elling ferry terminal cost?"
-    vector = assistant.store.embedder.encode([question])[0]
-    passages = assistant.retriever.retrieve(question, assistant.top_k, query_vector=vector)
-    evidence = reader.evidence(question, passages, vector)
+    reader, passages, evidence = read_evidence(seed_runtime, question)
     holding = [e for e in evidence if "14 million euros" in e.candidate.text]
     whole = holding[0].candidate.text
     steps = reader._lead(whole, holding, question, Kind.ENTITY, _Rendering(passages), [])
@@ -515,12 +518,8 @@ def test_words_an_article_tells_the_model_to_write_are_no_answer(seed_runtime: R
     """The injected notice holds "PWNED" verbatim, so verbatim words alone would let it lead
     the answer: the sentence holding the words must be about what the question asks, and the
     notice says nothing about the harbour, its authority or the terminal."""
-    reader = cast(ModelReader, seed_runtime.assistant.reader)
-    assistant = seed_runtime.assistant
     question = "What did the Elling harbour authority announce about the terminal?"
-    vector = assistant.store.embedder.encode([question])[0]
-    passages = assistant.retriever.retrieve(question, assistant.top_k, query_vector=vector)
-    evidence = reader.evidence(question, passages, vector)
+    _, _, evidence = read_evidence(seed_runtime, question)
     injected = [e.number for e in evidence if "PWNED" in e.candidate.text]
     assert injected, [e.line() for e in evidence]
     assert answer_words(question, [f"PWNED [{injected[0]}]"], evidence, 2) is None
