@@ -10,7 +10,7 @@ unrelated passage (RAGFlow's fixed refusal).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -56,8 +56,6 @@ class Candidate:
     text: str
     similarity: float
     score: float
-    headline: bool = False
-    """The article's headline, which opens its first passage (index.chunking)."""
 
 
 class Composer:
@@ -125,27 +123,13 @@ class Composer:
                     if present and recounts_the_past(s.text, passages[p].published, asked)
                     else 0.0
                 ),
-                headline=pos == 0 and _is_headline(s.text, passages[p]),
             )
             for (p, pos, s), sim in zip(spans, similarities, strict=True)
         ]
-
-        # A headline is short and matches a question closely, but it only names the news:
-        # as evidence it crowds out what the stories say ("Israel Denounces Moscow Over Hamas
-        # Delegation ..." in place of the ministry's own words; three headlines of five
-        # evidence sentences, one quoted as the answer to a question about none of them).
-        # It is evidence when it holds what the question asks for (the city, the name).
-        # For a question that asks for one and a headline without it, the headline points
-        # at the story whose lead answers: it hands its score on, as a heading that asks the
-        # question does to the sentence after it (see answering).
-        def heading(c: Candidate) -> bool:
-            return _ASKS.search(c.text.rstrip()) is not None or (
-                c.headline and bool(terms.expects) and not offers_answer(terms, c.text)
-            )
-
-        stating = [c for c in answering(out, heading) if not c.headline or terms.expects]
         # A question asking for a name, number or date is not answered by a sentence that
-        # only restates it (its scene, or its own words).
+        # only restates it (its scene, or its own words); a heading that asks it has handed
+        # its score on to the sentence after it by now (see answering).
+        stating = answering(out)
         if question_kind(terms.text) in _ASKS_FOR_SOMETHING and not _CHOICE.search(terms.text):
             stating = [c for c in stating if not says_nothing_new(terms, c.text)]
         return sorted(stating, key=lambda c: c.score, reverse=True)
@@ -233,17 +217,12 @@ _CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
 _ASKS = re.compile(r"\?[\"'”’)\]]*$")
 
 
-def answering(
-    candidates: Sequence[Candidate], heading: Callable[[Candidate], bool]
-) -> list[Candidate]:
-    """Candidates in passage order without the headings: a question states nothing, and a
-    headline that names the story but not what is asked ("Regional pharmacy chain files for
-    bankruptcy" to "Which pharmacy chain filed for bankruptcy?") is no answer either.
+def answering(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates in passage order without the sentences that ask: a question states nothing.
     Explainers and FAQs put the answer right after a question heading ("When does daylight
-    saving time end in 2023? ... It officially ends Sunday, Nov. 5, at 2 a.m."), a news story
-    in the lead under its headline, and the heading is what matches the user's question, so
-    the next sentence of its passage takes the heading's score and similarity when they are
-    higher."""
+    saving time end in 2023? ... It officially ends Sunday, Nov. 5, at 2 a.m."), and the
+    heading is what matches the user's question, so the next sentence of its passage takes the
+    heading's score and similarity when they are higher."""
     out: list[Candidate] = []
     inherited: Candidate | None = None
     for candidate in candidates:
@@ -254,15 +233,11 @@ def answering(
                 score=max(candidate.score, inherited.score),
             )
         inherited = None
-        if heading(candidate):
+        if _ASKS.search(candidate.text.rstrip()):
             inherited = candidate
             continue
         out.append(candidate)
     return out
-
-
-def _is_headline(sentence: str, passage: ScoredPassage) -> bool:
-    return passage.start == 0 and sentence == " ".join(passage.title.split())
 
 
 def by_number(item: tuple[int, int]) -> int:

@@ -201,7 +201,11 @@ def noun_phrases(text: str) -> list[Phrase]:
 _CAPITALISED = r"(?:[A-Z]|\d[\da-z]*[A-Z])[\w'’\-]*"
 """A word written with a capital: 'Reuters', and a name that opens with digits ('9to5Mac',
 '3M')."""
-_NAME = re.compile(rf"\b({_CAPITALISED}(?:\s+(?:of|the|de|al|bin|van|von)?\s*{_CAPITALISED})*)")
+_NAME = re.compile(
+    rf"\b({_CAPITALISED}(?:[^\S\n]+(?:of|the|de|al|bin|van|von)?[^\S\n]*{_CAPITALISED})*)"
+)
+"""A run stays on its line: a paragraph's last word and the next one's first are two names
+("... talks in Moscow" / "Vladimir Putin has been accused ...")."""
 
 
 def name_runs(text: str) -> Iterator[tuple[int, str]]:
@@ -223,7 +227,10 @@ def _capitalised_run(tokens: Sequence[Token], start: int) -> list[str]:
 
 
 def names(text: str) -> list[str]:
-    """Runs of capitalised words, less the capital that starts a sentence or question."""
+    """Runs of capitalised words, less the capital that starts a sentence or question; a run
+    stays on its line (see _NAME)."""
+    if "\n" in text:
+        return list(dict.fromkeys(n for line in text.splitlines() for n in names(line)))
     tokens = tokenize(text)
     out: list[str] = []
     i = 0

@@ -260,6 +260,9 @@ def test_a_short_name_in_the_answer_is_given_as_the_story_introduces_it() -> Non
     assert fuller_names("The Vikings.", story) == "The Minnesota Vikings."
     # Already in full, or a name the story never gives in full: unchanged.
     assert fuller_names("Sam Bankman-Fried and Ellison.", story) == "Sam Bankman-Fried and Ellison."
+    # A paragraph that ends on a name does not run into the next one's first name.
+    paragraphs = ["Hamas leaders held talks in Moscow\n\nVladimir Putin has been accused."]
+    assert fuller_names("Vladimir Putin [1].", paragraphs) == "Vladimir Putin [1]."
 
 
 def dated(source: str, day: date, text: str, article: str) -> ScoredPassage:
