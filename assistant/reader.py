@@ -323,8 +323,7 @@ class ModelReader:
         """The answer's words first, then the evidence sentences that contain them verbatim
         (so the words are supported by construction), then the whole Answer."""
         if copied := [e for e in grounds if _plain(e.candidate.text) == _plain(phrase)]:
-            # The reply copied a whole sentence (a headline is a few words): quoted once,
-            # with its span.
+            # The reply copied a whole short evidence sentence: quoted once, with its span.
             yield rendering.add(copied[0].quoted())
             grounds = [e for e in grounds if e not in copied]
         elif kind in (Kind.NUMBER, Kind.DATE) or _FIGURE.search(phrase):

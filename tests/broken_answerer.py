@@ -15,7 +15,7 @@ from assistant.answering import Assistant
 from core.records import Answer, Citation, Filters, ScoredPassage
 
 # Two or more capitalised words in a row on one line: "Mike Johnson", "Max Verstappen" (a
-# headline's capitalised words run on into its body's first line otherwise).
+# paragraph's last capitalised word is no part of the next paragraph's first name).
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+)+\b")
 _MARKER = re.compile(r"\[(\d+)\]")
 _NOT_PEOPLE = {"The", "A", "An", "In", "On", "At", "For", "But", "And", "It", "He", "She"}
