@@ -66,8 +66,12 @@ class IndexWriter:
     @property
     def chunker(self) -> Chunker:
         if self._chunker is None:
+            embedder = self.store.embedder
             self._chunker = Chunker(
-                self.store.embedder.token_counter(), self._chunk_tokens, self._chunk_overlap
+                embedder.token_counter(),
+                self._chunk_tokens,
+                self._chunk_overlap,
+                limit=embedder.max_tokens - 2,
             )
         return self._chunker
 
