@@ -28,7 +28,6 @@ from assistant.terms import (
     says_nothing_new,
     subject_absent,
 )
-from core.articles import headline_line
 from core.records import Answer, Citation, ScoredPassage
 from core.sentences import split_sentences
 
@@ -100,7 +99,7 @@ class Composer:
             (p, pos, s)
             for p, passage in enumerate(passages)
             for pos, s in enumerate(split_sentences(passage.text))
-            if len(s.text) >= MIN_SENTENCE_CHARS and s.start >= headline_end(passage)
+            if len(s.text) >= MIN_SENTENCE_CHARS
         ]
         if not spans:
             return []
@@ -239,16 +238,6 @@ def answering(candidates: Sequence[Candidate]) -> list[Candidate]:
             continue
         out.append(candidate)
     return out
-
-
-def headline_end(passage: ScoredPassage) -> int:
-    """Where the headline that opens an article's first passage ends (index.chunking), 0
-    when it has none. The headline is searched with its story but not read as evidence: a
-    teaser, often cut short, that matches a question closely and names the news without saying
-    it; read as evidence, headlines crowded out what the stories say (three of five evidence
-    sentences of a MultiHop question the corpus does not answer, quoted as its answer)."""
-    line = headline_line(passage.title)
-    return len(line) if passage.start == 0 and line and passage.text.startswith(line) else 0
 
 
 def by_number(item: tuple[int, int]) -> int:

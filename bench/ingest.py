@@ -124,12 +124,7 @@ def main() -> int:
     settings = Settings()
     default = Runtime(settings).embedder
     default.encode(["warm up"])
-    chunker = Chunker(
-        default.token_counter(),
-        settings.chunk_tokens,
-        settings.chunk_overlap,
-        limit=default.max_tokens - 2,
-    )
+    chunker = Chunker(default.token_counter(), settings.chunk_tokens, settings.chunk_overlap)
     texts = [c.text for a in articles for c in chunker.split(a)]
     print(
         f"{len(articles)} pages, {len(texts)} chunks, batch size {settings.embed_batch_size}, "

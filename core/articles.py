@@ -69,13 +69,6 @@ class Article:
         return replace(self, sources=tuple(s for s in merged if s != self.source))
 
 
-def headline_line(title: str) -> str:
-    """How a headline opens its article's first passage: on a line of its own, spaced as one
-    line (index.chunking puts it there; assistant.composer knows it by this form)."""
-    title = " ".join(title.split())
-    return f"{title}\n\n" if title else ""
-
-
 def with_default_source(article: Article, source: str | None) -> Article:
     """The article credited to `source` when it names no outlet itself: formats such as the
     seed text carry none, and the person ingesting them knows where they came from. An outlet

@@ -49,7 +49,7 @@ class IndexInfo:
     cache_hit: bool | None = None
 
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 1
 """Bumped when what a cache entry holds changes, so older entries are never reused."""
 
 

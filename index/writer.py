@@ -66,12 +66,8 @@ class IndexWriter:
     @property
     def chunker(self) -> Chunker:
         if self._chunker is None:
-            embedder = self.store.embedder
             self._chunker = Chunker(
-                embedder.token_counter(),
-                self._chunk_tokens,
-                self._chunk_overlap,
-                limit=embedder.max_tokens - 2,
+                self.store.embedder.token_counter(), self._chunk_tokens, self._chunk_overlap
             )
         return self._chunker
 

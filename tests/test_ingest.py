@@ -10,7 +10,7 @@ import pytest
 
 from assistant.runtime import Runtime
 from core.articles import make_article
-from index.chunking import Chunker, headed, indexed_text
+from index.chunking import Chunker
 from index.embedder import Embedder
 from index.loaders import load_articles
 from index.writer import IndexWriter
@@ -33,39 +33,16 @@ def catalog_engine(request: pytest.FixtureRequest) -> str:
 
 def test_chunks_fit_the_model_and_point_at_their_text(embedder: Embedder) -> None:
     count = embedder.token_counter()
-    chunker = Chunker(count, 200, 20, limit=embedder.max_tokens - 2)
+    chunker = Chunker(count, 200, 20)
     for item in load_articles([DEMO]):
         chunks = chunker.split(item)
         assert chunks, item.title
-        whole = indexed_text(item)
         for chunk in chunks:
-            assert whole[chunk.start : chunk.end] == chunk.text
+            assert item.text[chunk.start : chunk.end] == chunk.text
             assert len(count(chunk.text)) <= embedder.max_tokens - 2
-        # The headline opens the first passage, once, and the chunks cover the article:
-        # nothing of the body is dropped.
-        assert chunks[0].text.startswith(" ".join(item.title.split())), item.title
-        assert whole.count(item.title.strip()) <= item.text.count(item.title.strip()) + 1
+        # The chunks cover the article: nothing of the body is dropped.
         covered = "".join(c.text for c in chunks).replace(" ", "").replace("\n", "")
-        assert item.text.replace(" ", "").replace("\n", "")[:200] in covered
-        # The body is chunked as it would be without a headline: the headline only goes in
-        # front of the first chunk (chunked with the text, it moved every boundary after it).
-        bare = chunker.split(replace(item, title=""))
-        shift = len(headed(item))
-        assert [c.text for c in chunks[1:]] == [c.text for c in bare[1:]]
-        assert [c.start - shift for c in chunks[1:]] == [c.start for c in bare[1:]]
-        assert chunks[0].text == headed(item) + bare[0].text
-
-
-def test_a_headline_the_first_passage_has_no_room_for_is_left_out(embedder: Embedder) -> None:
-    count = embedder.token_counter()
-    body = " ".join(f"Crane number {i} at the harbour was repaired on Monday." for i in range(40))
-    title = "Harbour cranes repaired " + "after a long and costly dispute " * 12
-    item = make_article(title=title, text=body, id="cranes")
-    chunks = Chunker(count, 200, 20, limit=embedder.max_tokens - 2).split(item)
-    assert all(len(count(c.text)) <= embedder.max_tokens - 2 for c in chunks)
-    assert chunks[0].text.startswith("Crane number 0"), chunks[0].text[:80]
-    # The spans still index the headline and text, as every other article's do.
-    assert all(indexed_text(item)[c.start : c.end] == c.text for c in chunks)
+        assert covered.startswith(item.text.replace(" ", "").replace("\n", "")[:200])
 
 
 def test_every_chunk_of_a_long_article_is_stored(writer: IndexWriter, tmp_path: Path) -> None:
@@ -216,47 +193,3 @@ def test_chunking_while_a_question_is_embedded_breaks_neither(embedder: Embedder
         done.set()
         counter.join()
     assert not errors, errors
-
-
-def test_the_headline_opens_the_first_passage_once() -> None:
-    body = "Studios and the union reached the agreement on Sunday after 148 days."
-    headed = indexed_text(make_article(title=" Writers strike  ends ", text=body, id="w"))
-    assert headed == f"Writers strike ends\n\n{body}"
-    # A text that opens with its headline already (a page that kept its <h1>) keeps one copy.
-    assert indexed_text(make_article(title="Writers strike ends", text=headed, id="w")) == headed
-    assert indexed_text(make_article(title="", text=body, id="w")) == body
-
-
-def test_a_headline_finds_its_story_and_is_not_quoted(runtime: Runtime) -> None:
-    """The body refers back to its news ("the agreement", "the walkout"); only the headline
-    says which strike ended. It is searched with its passage, not quoted: a headline is a
-    teaser, often cut short, and the answer quotes what the story says."""
-    runtime.writer.ingest(
-        [
-            make_article(
-                title="Writers strike ends: Hollywood screenwriters and studios reach a deal",
-                text=(
-                    "Negotiators for both sides signed the agreement late on Sunday night. "
-                    "The walkout had lasted 148 days and halted most production. "
-                    "Members still have to ratify the contract."
-                ),
-                id="strike",
-            ),
-            make_article(
-                title="Port workers vote on new contract",
-                text="Dock workers on the West Coast began voting on a six-year contract "
-                "after a strike threat that lasted for 30 days.",
-                id="port",
-            ),
-        ]
-    )
-    question = "How many days did the Hollywood writers strike last?"
-    found = runtime.assistant.search(question, 2)
-    assert [p.article_id for p in found][:1] == ["strike"], found
-    assert found[0].text.startswith(
-        "Writers strike ends: Hollywood screenwriters and studios reach a deal\n\nNegotiators"
-    )
-    answer = runtime.assistant.ask(question)
-    assert not answer.refused, answer.answer
-    assert "148 days" in answer.answer, answer.answer
-    assert "Writers strike ends" not in answer.answer, answer.answer

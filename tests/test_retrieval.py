@@ -433,7 +433,7 @@ def test_the_answer_reads_the_opening_of_an_article_the_search_found_later_in(
         for n in range(1, 9)
     )
     later = (
-        "She won this year's Nobel Peace Prize as a tribute to her courage, the chair of the Nobel "
+        "This year's Nobel Peace Prize is a tribute to her courage, the chair of the Nobel "
         "committee said of the winner of the Nobel Peace Prize."
     )
     articles: list[dict[str, object]] = [
@@ -441,8 +441,7 @@ def test_the_answer_reads_the_opening_of_an_article_the_search_found_later_in(
             "id": "prize",
             "source": "Wire",
             "published": "2023-10-06",
-            # A headline without the question's words: it opens the first passage too.
-            "title": "An activist's long campaign",
+            "title": "Peace prize announced",
             "text": f"{opening}\n\n{middle}\n\n{later}",
         }
     ]
@@ -453,9 +452,7 @@ def test_the_answer_reads_the_opening_of_an_article_the_search_found_later_in(
     assert best and "tribute to her courage" in best[0].text, best
     assert "Narges Mohammadi" not in best[0].text
     first = runtime.store.catalog.opening("prize")
-    assert first is not None and first.text.startswith(
-        "An activist's long campaign\n\nImprisoned Iranian"
-    ), first
+    assert first is not None and first.text.startswith("Imprisoned Iranian"), first
     assert [p.id for p in runtime.assistant.retriever.cover(question, best)] == [
         best[0].id,
         first.id,
