@@ -499,10 +499,9 @@ def test_a_brief_reply_counts_only_as_words_an_evidence_sentence_holds(
 
 
 def test_a_reply_that_copies_a_whole_sentence_is_quoted_once(seed_runtime: Runtime) -> None:
-    """A brief reply can be a whole short evidence sentence: it leads
-    the answer as that sentence's quote (with its span), not once as the model's words and
-    again as their support ("Vermont Sportsbook Promos ... [1]. Vermont Sportsbook Promos ...
-    [1].")."""
+    """A brief reply can be a whole short evidence sentence: it leads the answer as that
+    sentence's quote (with its span), not once as the model's words and again as their
+    support ("Vermont Sportsbook Promos ... [1]. Vermont Sportsbook Promos ... [1].")."""
     question = "How much did the Elling ferry terminal cost?"
     reader, passages, evidence = read_evidence(seed_runtime, question)
     holding = [e for e in evidence if "14 million euros" in e.candidate.text]
